@@ -1,0 +1,1 @@
+"""Pure trial logic: protocol, eligibility, randomisation, schedule, instruments."""

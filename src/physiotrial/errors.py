@@ -1,0 +1,72 @@
+"""The one exception hierarchy of physiotrial.
+
+Every error a user can cause is a :class:`PhysiotrialError`; each subclass also inherits the
+builtin a Python caller would naturally catch (``ValueError``, ``LookupError``), so library users
+need not learn our names. Messages are written for the person who has to act on them (a trial
+coordinator, a data manager): what was wrong, where (file and key, row and item), what is allowed.
+
+::
+
+    PhysiotrialError
+    ├── ProtocolError (ValueError)        a protocol file is unreadable or invalid
+    ├── InstrumentError (LookupError)     an unknown instrument, score key or option
+    ├── AnswerError (ValueError)          an answer outside what an item allows
+    └── InputFileError (ValueError)       a file of answers cannot be read
+
+The CLI prints ``str(error)`` as one line and exits with status 1; it never shows a traceback
+for these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class PhysiotrialError(Exception):
+    """Base class of every error physiotrial raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a document, located by its key path (``visits[2].window_after``)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ProtocolError(PhysiotrialError, ValueError):
+    """A protocol file that cannot be used; carries every problem found, not just the first."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        lines = "; ".join(str(p) for p in self.problems)
+        super().__init__(f"{source}: {count} {noun}: {lines}")
+
+    def report(self) -> str:
+        """The problems one per line, for a terminal."""
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        head = f"{self.source}: {len(self.problems)} {noun}"
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+class InstrumentError(PhysiotrialError, LookupError):
+    """An instrument, score key, item or option that does not exist."""
+
+    def __str__(self) -> str:
+        # LookupError would quote the message like a dict key; show it as written.
+        return str(self.args[0]) if self.args else ""
+
+
+class AnswerError(PhysiotrialError, ValueError):
+    """An answer that an instrument's item does not allow."""
+
+
+class InputFileError(PhysiotrialError, ValueError):
+    """A file of answers that cannot be read (missing, wrong format, bad JSON or CSV)."""
