@@ -1,0 +1,33 @@
+"""The ``physiotrial`` command line: each command parses, calls one service, prints the result.
+
+Any :class:`PhysiotrialError` becomes one line on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from physiotrial import __version__
+from physiotrial.cli import instruments, protocol
+
+app = typer.Typer(
+    name="physiotrial",
+    help="Run, record, analyse and report sham-controlled physiotherapy trials.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(protocol.app, name="protocol")
+app.add_typer(instruments.app, name="instruments")
+app.command("score")(instruments.score)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the physiotrial version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

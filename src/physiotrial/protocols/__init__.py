@@ -1,0 +1,1 @@
+"""Built-in protocol files; ``popliteus-dn-koa.toml`` is the reference trial."""
