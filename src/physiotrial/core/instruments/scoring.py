@@ -356,3 +356,8 @@ def spec_range_check(spec: ScoreSpec, values: FloatArray) -> bool:
     low = -math.inf if spec.minimum is None else spec.minimum
     high = math.inf if spec.maximum is None else spec.maximum
     return bool(np.all((finite >= low - 1e-9) & (finite <= high + 1e-9)))
+
+
+# The scorer field of Instrument names Answers and ScoreColumn, defined here; complete the model
+# now so that instruments can be built in any import order.
+Instrument.model_rebuild(_types_namespace={"Answers": Answers, "ScoreColumn": ScoreColumn})

@@ -158,8 +158,9 @@ class ScoreSpec(_Frozen):
     )
     item_effect: int = Field(
         default=0,
-        description="+1 if the score never falls when a non-reversed item rises (and never rises "
-        "when a reversed one does), −1 for the opposite, 0 if not monotone in its items.",
+        description="+1 if the score never falls when a non-reversed ordered item rises (and "
+        "never rises when a reversed one does), −1 for the opposite, 0 if not monotone in its "
+        "items. Unordered choice items are exempt.",
     )
     description: str = ""
 
