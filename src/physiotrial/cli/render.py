@@ -7,6 +7,7 @@ from rich.table import Table
 
 from physiotrial.core.instruments import Instrument, ScoreSpec
 from physiotrial.core.protocol import Criterion, Protocol
+from physiotrial.services.instruments import find_instrument
 
 
 def render_protocol(protocol: Protocol, console: Console) -> None:
@@ -54,13 +55,20 @@ def render_protocol(protocol: Protocol, console: Console) -> None:
     console.print(sessions)
 
     outcomes = Table(title="Outcomes", title_justify="left")
-    for column in ("id", "name", "measure.score", "visits", "primary"):
-        outcomes.add_column(column)
+    for column in ("id", "name", "measure.score", "direction", "MCID", "visits", "primary"):
+        outcomes.add_column(column, no_wrap=column in ("id", "measure.score"))
     for outcome in protocol.outcomes:
+        spec = find_instrument(protocol.measure(outcome.measure).instrument).score_spec(
+            outcome.score
+        )
+        direction = outcome.direction or spec.direction
+        mcid = outcome.mcid or spec.mcid
         outcomes.add_row(
             outcome.id,
             outcome.name,
             f"{outcome.measure}.{outcome.score}",
+            direction.value.replace("_", " "),
+            f"{mcid.value:g} {mcid.unit}" if mcid else "",
             ", ".join(outcome.visits),
             "PRIMARY" if outcome.primary else "",
         )

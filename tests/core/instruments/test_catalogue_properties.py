@@ -29,6 +29,7 @@ from physiotrial.core.instruments.scoring import spec_range_check
 from tests.core.instruments.strategies import complete_answers
 
 INSTRUMENTS = list(catalogue())
+_ORDERED_KINDS = (ScoreKind.NUMBER, ScoreKind.FLAG)  # a flag compares as 0 < 1
 PROPERTY_SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -44,6 +45,19 @@ def test_catalogue_is_not_empty_and_names_are_stable() -> None:
         for spec in instrument.scores:
             unknown = set(spec.items) - set(instrument.item_ids)
             assert not unknown, f"{name}.{spec.key} names unknown items {unknown}"
+        used = {i for spec in instrument.scores for i in spec.items}
+        for item in instrument.items:
+            assert item.scored == (item.id in used), f"{name}.{item.id}: scored flag is wrong"
+
+
+@pytest.mark.parametrize("name", INSTRUMENTS)
+def test_no_answers_at_all_gives_null_scores_with_reasons(name: str) -> None:
+    instrument = get_instrument(name)
+    result = score_response(instrument, {})
+    for spec in instrument.scores:
+        if spec.items:
+            assert result.scores[spec.key] is None, spec.key
+            assert spec.key in result.unscorable, spec.key
 
 
 @pytest.mark.parametrize("name", INSTRUMENTS)
@@ -67,7 +81,7 @@ def _instruments_with_monotone_scores() -> list[str]:
     return [
         name
         for name, instrument in catalogue().items()
-        if any(s.item_effect and s.kind is ScoreKind.NUMBER for s in instrument.scores)
+        if any(s.item_effect and s.kind in _ORDERED_KINDS for s in instrument.scores)
     ]
 
 
@@ -76,7 +90,7 @@ def _instruments_with_monotone_scores() -> list[str]:
 @given(data=st.data())
 def test_scores_move_with_items_as_declared(name: str, data: st.DataObject) -> None:
     instrument = get_instrument(name)
-    monotone = [s for s in instrument.scores if s.item_effect and s.kind is ScoreKind.NUMBER]
+    monotone = [s for s in instrument.scores if s.item_effect and s.kind in _ORDERED_KINDS]
     ordered = {
         i
         for s in monotone

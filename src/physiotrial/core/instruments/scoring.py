@@ -21,6 +21,7 @@ from physiotrial.core.instruments.spec import (
     Instrument,
     Item,
     OptionValue,
+    ResponseType,
     ScoreKind,
     ScoreSpec,
 )
@@ -186,16 +187,18 @@ def parse_answers(
     options: Mapping[str, OptionValue] | None = None,
     first_row: int = 1,
     row_label: str = "row",
+    rows: int = 0,
 ) -> Answers:
     """Validate raw answers (item id → one value per row) into :class:`Answers`.
 
     Values may be numbers, numeric text, a choice label (``"moderate"``, ``"yes"``) or a
-    missing token (blank, NA, null). Items absent from ``columns`` are missing for every row.
+    missing token (blank, NA, null). Items absent from ``columns`` are missing for every row;
+    ``rows`` gives the number of rows when no item is present at all.
     The first invalid cell raises :class:`AnswerError` naming row, item, value and what is allowed.
     """
     lengths = {len(v) for v in columns.values()}
-    n = lengths.pop() if lengths else 0
-    if lengths:
+    n = lengths.pop() if lengths else rows
+    if lengths or (rows and n != rows):
         raise AnswerError("every item must have the same number of answers")
     matrix = np.full((n, len(instrument.items)), np.nan)
     for j, item in enumerate(instrument.items):
@@ -238,15 +241,22 @@ def _parse_column(
 def _to_float(
     item: Item, raw: Sequence[object], instrument: Instrument, first_row: int, row_label: str
 ) -> FloatArray:
-    """Fast path: numpy parses the whole column; slow path only when labels or junk appear."""
-    try:
-        cells = [_missing_to_nan(v) for v in raw]
-        return np.asarray(cells, dtype=float)
-    except (ValueError, TypeError):
-        pass
+    """Fast path: numpy parses the whole column; slow path only when labels or junk appear.
+
+    JSON true/false are answers only to yes/no items; anywhere else they would silently become
+    code 1 or 0, so they take the slow path and are rejected there.
+    """
+    yes_no = item.response is ResponseType.YES_NO
+    if yes_no or not any(isinstance(v, bool) for v in raw):
+        try:
+            return np.asarray([_missing_to_nan(v) for v in raw], dtype=float)
+        except (ValueError, TypeError):
+            pass
     labels = item.label_codes()
     out = np.empty(len(raw))
     for row, value in enumerate(raw):
+        if isinstance(value, bool) and not yes_no:
+            _reject(instrument, item, value, first_row + row, row_label)
         cell = _missing_to_nan(value)
         try:
             out[row] = float(cell)  # type: ignore[arg-type]
@@ -345,7 +355,7 @@ def score_response(
             f"items: {', '.join(instrument.item_ids)}"
         )
     parsed = parse_answers(
-        instrument, {k: [v] for k, v in answers.items()}, options=options, row_label=""
+        instrument, {k: [v] for k, v in answers.items()}, options=options, row_label="", rows=1
     )
     return score_answers(parsed).row(0)
 

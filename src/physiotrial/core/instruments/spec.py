@@ -139,7 +139,12 @@ class Mcid(_Frozen):
 
 
 class ScoreSpec(_Frozen):
-    """One score an instrument produces, under a stable key."""
+    """One score an instrument produces, under a stable key.
+
+    For a flag, ``direction`` says what a set flag means (higher_worse: the flag marks something
+    worse, e.g. high kinesiophobia). ``max_missing=None`` means the scorer owns a rule that is not
+    a count of missing items, and says so in ``description``.
+    """
 
     key: str
     label: str
