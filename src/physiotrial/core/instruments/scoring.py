@@ -111,6 +111,20 @@ def missing_reasons(
     return reasons
 
 
+def needing(
+    answers: Answers, item_ids: Sequence[str], values: FloatArray, what: str
+) -> ScoreColumn:
+    """``values`` where every one of ``item_ids`` is answered; else null, naming what is missing
+    (each derived score of a measurement instrument needs its own items, independently)."""
+    missing = np.isnan(answers.columns(item_ids))
+    any_missing = missing.any(axis=1)
+    reasons = np.full(len(answers), None, dtype=object)
+    for row in np.flatnonzero(any_missing):
+        names = ", ".join(i for i, gone in zip(item_ids, missing[row], strict=True) if gone)
+        reasons[row] = f"{what} needs {', '.join(item_ids)}; missing: {names}"
+    return ScoreColumn.of(np.where(any_missing, np.nan, values).astype(float), reasons)
+
+
 def sum_score(
     answers: Answers,
     item_ids: Sequence[str],

@@ -25,12 +25,18 @@ MDCs are stored as :class:`Mcid` whose note says they are measurement error, not
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from physiotrial.core.instruments.scoring import Answers, FloatArray, ScoreColumn, threshold_flag
+from physiotrial.core.instruments.scoring import (
+    Answers,
+    FloatArray,
+    ScoreColumn,
+    needing,
+    threshold_flag,
+)
 from physiotrial.core.instruments.spec import (
     YES_NO_CHOICES,
     Choice,
@@ -91,20 +97,6 @@ AGE_YEARS = (18.0, 110.0)
 SIX_MWT_CONTEXT = ("sex", "age_years", "height_cm", "weight_kg")
 WALK_M = 40.0
 WALK_TIME_S = (8.0, 600.0)
-
-
-def needing(
-    answers: Answers, item_ids: Sequence[str], values: FloatArray, what: str
-) -> ScoreColumn:
-    """``values`` where every one of ``item_ids`` is answered; else null, naming what is missing
-    (each derived score of a measurement instrument needs its own items, independently)."""
-    missing = np.isnan(answers.columns(item_ids))
-    any_missing = missing.any(axis=1)
-    reasons = np.full(len(answers), None, dtype=object)
-    for row in np.flatnonzero(any_missing):
-        names = ", ".join(i for i, gone in zip(item_ids, missing[row], strict=True) if gone)
-        reasons[row] = f"{what} needs {', '.join(item_ids)}; missing: {names}"
-    return ScoreColumn.of(np.where(any_missing, np.nan, values).astype(float), reasons)
 
 
 def measurement(

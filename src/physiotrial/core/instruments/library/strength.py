@@ -26,9 +26,8 @@ from physiotrial.core.instruments.library.performance import (
     context,
     labelled,
     measurement,
-    needing,
 )
-from physiotrial.core.instruments.scoring import Answers, ScoreColumn
+from physiotrial.core.instruments.scoring import Answers, ScoreColumn, needing
 from physiotrial.core.instruments.spec import (
     Direction,
     Instrument,
