@@ -11,7 +11,15 @@ coordinator, a data manager): what was wrong, where (file and key, row and item)
     ├── ProtocolError (ValueError)        a protocol file is unreadable or invalid
     ├── InstrumentError (LookupError)     an unknown instrument, score key or option
     ├── AnswerError (ValueError)          an answer outside what an item allows
-    └── InputFileError (ValueError)       a file of answers cannot be read
+    ├── InputFileError (ValueError)       a file of answers cannot be read
+    ├── EligibilityError (ValueError)     an answer of the wrong type, or an unknown criterion
+    ├── RandomisationError (ValueError)   a factor level, seed or method that cannot be used
+    ├── ScheduleError (ValueError)        a visit recorded as done after today
+    ├── StoreError (RuntimeError)         the study database cannot be opened, read or written
+    ├── NotFoundError (LookupError)       no such participant, visit, user, site or record
+    ├── ConflictError (ValueError)        the write contradicts what is recorded (twice, order)
+    ├── PermissionDeniedError (PermissionError)  the acting user's role may not do this
+    └── StudyLockedError (PermissionError)       a write while the database is locked
 
 The CLI prints ``str(error)`` as one line and exits with status 1; it never shows a traceback
 for these.
@@ -70,3 +78,38 @@ class AnswerError(PhysiotrialError, ValueError):
 
 class InputFileError(PhysiotrialError, ValueError):
     """A file of answers that cannot be read (missing, wrong format, bad JSON or CSV)."""
+
+
+class EligibilityError(PhysiotrialError, ValueError):
+    """An eligibility answer of the wrong type, or an answer to a criterion the protocol lacks."""
+
+
+class RandomisationError(PhysiotrialError, ValueError):
+    """A randomisation request that cannot be honoured (unknown stratum level, bad seed, method)."""
+
+
+class ScheduleError(PhysiotrialError, ValueError):
+    """A visit date that cannot be right, such as a visit recorded as done after today."""
+
+
+class StoreError(PhysiotrialError, RuntimeError):
+    """The study database cannot be opened, read or written (wrong URL, not initialised)."""
+
+
+class NotFoundError(PhysiotrialError, LookupError):
+    """No participant, visit, user, site or record with that identifier."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConflictError(PhysiotrialError, ValueError):
+    """A write that contradicts what is recorded: randomised twice, consent before screening."""
+
+
+class PermissionDeniedError(PhysiotrialError, PermissionError):
+    """The acting user's role (or site) may not do this."""
+
+
+class StudyLockedError(PhysiotrialError, PermissionError):
+    """A write while the study database is locked for analysis."""

@@ -1,0 +1,1 @@
+"""The study database (SQLAlchemy 2, Alembic); knows nothing above it."""
