@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The PostgreSQL half of the store and services tests; skipped (visibly) when nothing listens.
+export PHYSIOTRIAL_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 .PHONY: demo test lint format bench oracle clean
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from physiotrial import __version__
-from physiotrial.cli import instruments, protocol
+from physiotrial.cli import instruments, protocol, study
 
 app = typer.Typer(
     name="physiotrial",
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(protocol.app, name="protocol")
 app.add_typer(instruments.app, name="instruments")
 app.command("score")(instruments.score)
+study.register(app)
 
 
 @app.command("version")
