@@ -7,10 +7,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from physiotrial.cli.common import ActAs, Database, StudyDir, study_store
 from physiotrial.cli.errors import reports_errors
 from physiotrial.cli.render import render_protocol
 from physiotrial.errors import ProtocolError
 from physiotrial.services.protocols import builtin_protocols, load_protocol
+from physiotrial.services.study import amend_protocol
 
 app = typer.Typer(help="Validate and show trial protocols.", no_args_is_help=True)
 
@@ -50,3 +52,18 @@ def list_protocols() -> None:
     """List the protocols shipped with physiotrial."""
     for name in builtin_protocols():
         typer.echo(name)
+
+
+@app.command("amend")
+@reports_errors
+def amend(
+    file: Path = typer.Argument(..., help="The amended protocol TOML (a new study.version)."),
+    reason: str = typer.Option(..., help="Why (e.g. the ethics committee approval)."),
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+) -> None:
+    """Adopt an amended protocol as a new version; earlier versions are kept (data managers)."""
+    with study_store(study, database) as store:
+        info = amend_protocol(store, actor, str(file), reason)
+    typer.echo(f"study {info.study_id} now runs protocol version {info.protocol_version}")

@@ -219,3 +219,49 @@ def add_user(
                 "created_at": utc_now(),
             },
         )
+
+
+def amend_protocol(store: Store, actor: str, protocol: str, reason: str) -> StudyInfo:
+    """Adopt an amended protocol as a new version, keeping every earlier version.
+
+    An amendment may change visits, measures, outcomes and the analysis plan, but not what the
+    sealed sequence was generated from (arms, ratio, randomisation, strata): changing those
+    mid-trial would invalidate the concealed allocation (CONSORT 2010 item 3b: changes after
+    start must be reported; the sequence itself must not move).
+    """
+    if not reason.strip():
+        raise ConflictError("a protocol amendment needs a reason (e.g. the ethics approval)")
+    text, source = protocol_text(protocol)
+    amended = parse_protocol(text, source)
+    with store.read() as connection:
+        current = study_protocol(connection)
+    if amended.study.id != current.study.id:
+        raise ConflictError(
+            f"{source} is protocol {amended.study.id!r}; this study runs {current.study.id!r}"
+        )
+    if amended.study.version == current.study.version:
+        raise ConflictError(
+            f"{source} has version {amended.study.version}, the current version; "
+            "give the amendment a new study.version"
+        )
+    frozen = ("arms", "randomisation")
+    changed = [part for part in frozen if getattr(amended, part) != getattr(current, part)]
+    if changed:
+        raise ConflictError(
+            f"an amendment may not change {', '.join(changed)}: the sealed randomisation "
+            "sequence was generated from them"
+        )
+    with writing(store, actor, "protocol amend", reason=reason) as (tx, _):
+        version_id = tx.insert(
+            schema.protocol_versions,
+            {
+                "version": amended.study.version,
+                "text": text,
+                "hash": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "created_at": tx.at,
+                "reason": reason,
+            },
+        )
+        study_id = tx.connection.execute(select(schema.study.c.id)).scalar_one()
+        tx.update(schema.study, study_id, {"protocol_version_id": version_id})
+    return study_info(store)
