@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from physiotrial import __version__
-from physiotrial.cli import instruments, protocol, study
+from physiotrial.cli import capture, enrolment, instruments, protocol, study
 
 app = typer.Typer(
     name="physiotrial",
@@ -21,6 +21,8 @@ app.add_typer(protocol.app, name="protocol")
 app.add_typer(instruments.app, name="instruments")
 app.command("score")(instruments.score)
 study.register(app)
+enrolment.register(app)
+capture.register(app)
 
 
 @app.command("version")

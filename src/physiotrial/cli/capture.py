@@ -1,0 +1,321 @@
+"""Capture commands: ``visits``, ``record``, ``correct``, ``session``, ``ae``, ``deviation``,
+``withdraw``.
+
+Each command parses its options, calls one service and prints what the acting user may see (the
+services decide that; a session shows its arm only to a role allowed to see it). Answers come
+from ``--answer ITEM=VALUE`` (repeatable) and/or a JSON object file (``--answers``); the command
+line wins where both name an item. Dates are YYYY-MM-DD; a missing date means today.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from physiotrial.cli.common import ActAs, AsJson, Database, StudyDir, emit, study_store
+from physiotrial.cli.errors import fail, reports_errors
+from physiotrial.errors import InputFileError
+from physiotrial.services.capture import RecordedResponse, Target, correct, record
+from physiotrial.services.safety import (
+    correct_adverse_event,
+    record_adverse_event,
+    record_deviation,
+    record_session,
+    withdraw,
+)
+from physiotrial.services.schedule import due_visits, participant_visits
+
+Today = typer.Option(None, "--today", help="Date the list is for, YYYY-MM-DD (default: today).")
+Pairs = typer.Option([], "--answer", help="Answer ITEM=VALUE, e.g. p1=2 (repeatable).")
+PairsFile = typer.Option(None, "--answers", help="JSON object of item: answer.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("visits")(visits_command)
+    app.command("record")(record_command)
+    app.command("correct")(correct_command)
+    app.command("session")(session_command)
+    app.command("ae")(ae_command)
+    app.command("deviation")(deviation_command)
+    app.command("withdraw")(withdraw_command)
+
+
+def _day(text: str | None, option: str) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option}: {text!r} is not a date; allowed: YYYY-MM-DD") from None
+
+
+def _answers(pairs: list[str], path: Path | None, option: str = "--answer") -> dict[str, Any]:
+    """Answers from a JSON file, then ITEM=VALUE pairs on top."""
+    found: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise InputFileError(f"{path}: cannot be read: {error.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InputFileError(f"{path}: not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise InputFileError(f"{path}: expected a JSON object of item: answer")
+        found.update(data)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"{option}: {pair!r} is not ITEM=VALUE")
+        found[key.strip()] = value.strip()
+    return found
+
+
+def _scores(response: RecordedResponse) -> str:
+    shown = ", ".join(f"{k}={_number(v)}" for k, v in response.scores.items())
+    lines = [f"  scores: {shown}"]
+    lines += [f"  {key}: not scored ({why})" for key, why in response.unscorable.items()]
+    return "\n".join(lines)
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "—" if value is None else str(value)
+
+
+@reports_errors
+def visits_command(
+    study_code: str | None = typer.Argument(None, help="Participant study code, e.g. SEV-001."),
+    due: bool = typer.Option(False, "--due", help="List the site's open, late and missed visits."),
+    site: str | None = typer.Option(None, "--site", help="Site code for --due (default: yours)."),
+    today: str | None = Today,
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """One participant's visit schedule, or with --due the visits a site must act on."""
+    day = _day(today, "--today")
+    if due == (study_code is not None):
+        raise fail("give a participant study code, or --due for the site's list (not both)")
+    with study_store(study, database) as store:
+        if study_code is None:
+            rows = due_visits(store, actor, day, site)
+            lines = [
+                f"{d.site:<6} {d.study_code:<10} {d.code:<4} {d.status:<7} planned "
+                f"{d.planned} window {d.opens}..{d.closes} ({d.days_left:+d} days)"
+                for d in rows
+            ]
+            emit(rows, as_json, "\n".join(lines) or f"no open, late or missed visits on {day}")
+            return
+        views = participant_visits(store, actor, study_code, day)
+    lines = [
+        f"{v.code:<4} {v.status:<13} planned {v.planned} window {v.opens}..{v.closes}"
+        f"{f' done {v.done_on}' if v.done_on else ''}{' STOPPED' if v.stopped else ''}"
+        f"  recorded {len(v.recorded)}/{len(v.measures)}"
+        f"{' (to do: ' + ', '.join(v.outstanding) + ')' if v.outstanding else ''}"
+        for v in views
+    ]
+    emit(views, as_json, "\n".join(lines) or f"{study_code} has no visits (not randomised yet)")
+
+
+@reports_errors
+def record_command(
+    study_code: str = typer.Argument(..., help="Participant study code."),
+    visit: str = typer.Option(..., "--visit", help="Visit code, e.g. BL."),
+    measure: str = typer.Option(..., "--measure", help="Measure key, e.g. womac."),
+    answer: list[str] = Pairs,
+    answers: Path | None = PairsFile,
+    done_on: str | None = typer.Option(None, "--done-on", help="Date of the visit (today)."),
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a measure at a visit: validated, scored and stored with the instrument version."""
+    given = _answers(answer, answers)
+    with study_store(study, database) as store:
+        result = record(store, actor, study_code, visit, measure, given, _day(done_on, "--done-on"))
+    head = f"recorded {study_code} {visit} {measure} (response {result.id}, version 1)"
+    emit(result, as_json, f"{head}\n{_scores(result)}")
+
+
+@reports_errors
+def correct_command(
+    study_code: str | None = typer.Argument(None, help="Participant study code."),
+    visit: str | None = typer.Option(None, "--visit", help="Visit code."),
+    measure: str | None = typer.Option(None, "--measure", help="Measure key."),
+    response: int | None = typer.Option(None, "--response", help="Response id instead."),
+    answer: list[str] = Pairs,
+    answers: Path | None = PairsFile,
+    reason: str = typer.Option(..., "--reason", help="Why the answers change (audited)."),
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Correct a recorded response: a new version with a reason; the old one is kept."""
+    target: Target
+    if response is not None:
+        target = response
+    elif study_code and visit and measure:
+        target = (study_code, visit, measure)
+    else:
+        raise fail("name the response: STUDY_CODE --visit V --measure M, or --response ID")
+    given = _answers(answer, answers)
+    with study_store(study, database) as store:
+        result = correct(store, actor, target, given, reason)
+    head = (
+        f"corrected {result.study_code} {result.visit} {result.measure}: version "
+        f"{result.version} (response {result.id}, supersedes {result.supersedes_id})"
+    )
+    emit(result, as_json, f"{head}\n{_scores(result)}")
+
+
+@reports_errors
+def session_command(
+    study_code: str = typer.Argument(..., help="Participant study code."),
+    plan: str = typer.Option(..., "--plan", help="Session plan code, e.g. needling."),
+    number: int = typer.Option(..., "--number", help="Session number within the plan."),
+    held_on: str | None = typer.Option(None, "--held-on", help="Date held (today)."),
+    not_delivered: bool = typer.Option(False, "--not-delivered", help="Planned but not given."),
+    detail: list[str] = typer.Option([], "--detail", help="FIELD=VALUE (repeatable)."),
+    details: Path | None = typer.Option(None, "--details", help="JSON object of field: value."),
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a treatment session and its details (therapists)."""
+    given = _answers(detail, details, "--detail")
+    day = _day(held_on, "--held-on")
+    with study_store(study, database) as store:
+        result = record_session(
+            store, actor, study_code, plan, number, day, not not_delivered, given
+        )
+    state = "delivered" if result.delivered else "not delivered"
+    text = f"recorded {study_code} {result.plan} session {result.number} of {result.of} ({state})"
+    if result.arm is not None:
+        text += f"\n  arm {result.arm}: {result.received}"
+    emit(result, as_json, text)
+
+
+@reports_errors
+def ae_command(
+    study_code: str | None = typer.Argument(None, help="Participant study code."),
+    term: str | None = typer.Option(None, "--term", help="What happened, e.g. bruising."),
+    onset: str | None = typer.Option(None, "--onset", help="Date it began (today)."),
+    severity: str | None = typer.Option(None, "--severity", help="mild, significant, serious."),
+    relatedness: str | None = typer.Option(
+        None, "--relatedness", help="not related, unlikely, possible, probable, definite."
+    ),
+    action: str | None = typer.Option(None, "--action", help="What was done about it."),
+    outcome: str | None = typer.Option(
+        None, "--outcome", help="resolved, ongoing, resolved with sequelae, fatal."
+    ),
+    duration_hours: float | None = typer.Option(None, "--duration-hours", help="How long."),
+    session: str | None = typer.Option(None, "--session", help="PLAN:NUMBER it followed."),
+    correct_id: int | None = typer.Option(None, "--correct", help="Correct this event id."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (with --correct)."),
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record an adverse event, or with --correct ID and --reason a corrected version of one."""
+    link = _session_link(session)
+    with study_store(study, database) as store:
+        if correct_id is not None:
+            changes = {
+                k: v
+                for k, v in {
+                    "term": term,
+                    "onset": None if onset is None else _day(onset, "--onset"),
+                    "severity": severity,
+                    "relatedness": relatedness,
+                    "action": action,
+                    "outcome": outcome,
+                    "duration_hours": duration_hours,
+                    "session": link,
+                }.items()
+                if v is not None
+            }
+            event = correct_adverse_event(store, actor, correct_id, changes, reason)
+        else:
+            required = {"STUDY_CODE": study_code, "--term": term, "--severity": severity}
+            required |= {"--relatedness": relatedness, "--action": action, "--outcome": outcome}
+            missing = [name for name, value in required.items() if value is None]
+            if missing:
+                raise fail(f"an adverse event needs {', '.join(missing)}")
+            event = record_adverse_event(
+                store,
+                actor,
+                str(study_code),
+                str(term),
+                _day(onset, "--onset"),
+                str(severity),
+                str(relatedness),
+                str(action),
+                str(outcome),
+                duration_hours,
+                link,
+            )
+    emit(
+        event,
+        as_json,
+        f"adverse event {event.id} (version {event.version}) for {event.study_code}: "
+        f"{event.term}, {event.severity}, {event.relatedness}, {event.outcome}",
+    )
+
+
+def _session_link(text: str | None) -> tuple[str, int] | None:
+    if text is None:
+        return None
+    plan, sep, number = text.partition(":")
+    if not sep or not number.strip().isdigit():
+        raise fail(f"--session: {text!r} is not PLAN:NUMBER, e.g. needling:1")
+    return plan.strip(), int(number)
+
+
+@reports_errors
+def deviation_command(
+    study_code: str = typer.Argument(..., help="Participant study code."),
+    category: str = typer.Option(..., "--category", help="e.g. visit_window, intervention."),
+    description: str = typer.Option(..., "--description", help="What departed from protocol."),
+    on: str | None = typer.Option(None, "--on", help="Date it happened (today)."),
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record a protocol deviation (coordinators, data managers)."""
+    with study_store(study, database) as store:
+        result = record_deviation(store, actor, study_code, _day(on, "--on"), category, description)
+    emit(result, as_json, f"recorded deviation {result.id} for {study_code}: {result.category}")
+
+
+@reports_errors
+def withdraw_command(
+    study_code: str = typer.Argument(..., help="Participant study code."),
+    kind: str = typer.Option("withdrawn", "--kind", help="withdrawn or lost_to_follow_up."),
+    reason: str = typer.Option(..., "--reason", help="Why (audited)."),
+    on: str | None = typer.Option(None, "--on", help="Date of leaving (today)."),
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record that a participant withdrew or was lost to follow-up (once, with a reason)."""
+    with study_store(study, database) as store:
+        result = withdraw(store, actor, study_code, kind, _day(on, "--on"), reason)
+    stopped = ", ".join(result.visits_stopped) or "none"
+    emit(
+        result,
+        as_json,
+        f"{study_code}: {result.kind} on {result.occurred_on} (was {result.previous_status}); "
+        f"visits stopped: {stopped}",
+    )
