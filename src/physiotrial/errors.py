@@ -12,6 +12,7 @@ coordinator, a data manager): what was wrong, where (file and key, row and item)
     ├── InstrumentError (LookupError)     an unknown instrument, score key or option
     ├── AnswerError (ValueError)          an answer outside what an item allows
     ├── InputFileError (ValueError)       a file of answers cannot be read
+    ├── OutputFileError (OSError)         an export or report cannot be written where asked
     ├── EligibilityError (ValueError)     an answer of the wrong type, or an unknown criterion
     ├── RandomisationError (ValueError)   a factor level, seed or method that cannot be used
     ├── ScheduleError (ValueError)        a visit recorded as done after today
@@ -78,6 +79,10 @@ class AnswerError(PhysiotrialError, ValueError):
 
 class InputFileError(PhysiotrialError, ValueError):
     """A file of answers that cannot be read (missing, wrong format, bad JSON or CSV)."""
+
+
+class OutputFileError(PhysiotrialError, OSError):
+    """An export or report that cannot be written (no permission, a file where a folder goes)."""
 
 
 class EligibilityError(PhysiotrialError, ValueError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from physiotrial import __version__
-from physiotrial.cli import capture, enrolment, instruments, protocol, study
+from physiotrial.cli import admin, capture, enrolment, instruments, protocol, study
 
 app = typer.Typer(
     name="physiotrial",
@@ -23,6 +23,7 @@ app.command("score")(instruments.score)
 study.register(app)
 enrolment.register(app)
 capture.register(app)
+admin.register(app)
 
 
 @app.command("version")

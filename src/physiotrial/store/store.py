@@ -150,9 +150,17 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (a consistent snapshot)."""
+        """A read-only transaction that sees one snapshot across all its statements.
+
+        SQLite in WAL mode gives a snapshot per transaction; PostgreSQL's default READ COMMITTED
+        would let each statement see writes committed meanwhile (a check reading the audit trail
+        and then the data could see a row whose audit row it did not read), so reads there run
+        at REPEATABLE READ, which never fails to serialise a read-only transaction.
+        """
+        options = {} if self.backend == "sqlite" else {"isolation_level": "REPEATABLE READ"}
         try:
-            with self.engine.connect() as connection, connection.begin():
+            connect = self.engine.connect().execution_options(**options)
+            with connect as connection, connection.begin():
                 yield connection
         except OperationalError as error:
             raise StoreError(f"cannot read the study database: {error.orig}") from None
