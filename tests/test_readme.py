@@ -30,7 +30,8 @@ def test_readme_shows_the_two_commands_a_newcomer_needs() -> None:
 @pytest.mark.parametrize("words", COMMANDS, ids=" ".join)
 def test_readme_command_has_help(words: tuple[str, ...]) -> None:
     path = [w for w in words if not w.startswith("-") and not w.endswith((".csv", ".json"))]
-    path = path[:2] if path and path[0] in ("protocol", "instruments") else path[:1]
+    groups = ("protocol", "instruments", "site", "user", "audit", "randomisation")
+    path = path[:2] if path and path[0] in groups else path[:1]
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, (words, result.output)
     assert "Usage" in result.output

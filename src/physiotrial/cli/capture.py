@@ -130,7 +130,9 @@ def record_command(
     measure: str = typer.Option(..., "--measure", help="Measure key, e.g. womac."),
     answer: list[str] = Pairs,
     answers: Path | None = PairsFile,
-    done_on: str | None = typer.Option(None, "--done-on", help="Date of the visit (today)."),
+    done_on: str | None = typer.Option(
+        None, "--on", "--done-on", help="Date of the visit (today)."
+    ),
     actor: ActAs = ...,  # type: ignore[assignment]
     study: StudyDir = Path("."),
     database: Database = None,
@@ -181,7 +183,7 @@ def session_command(
     study_code: str = typer.Argument(..., help="Participant study code."),
     plan: str = typer.Option(..., "--plan", help="Session plan code, e.g. needling."),
     number: int = typer.Option(..., "--number", help="Session number within the plan."),
-    held_on: str | None = typer.Option(None, "--held-on", help="Date held (today)."),
+    held_on: str | None = typer.Option(None, "--on", "--held-on", help="Date held (today)."),
     not_delivered: bool = typer.Option(False, "--not-delivered", help="Planned but not given."),
     detail: list[str] = typer.Option([], "--detail", help="FIELD=VALUE (repeatable)."),
     details: Path | None = typer.Option(None, "--details", help="JSON object of field: value."),
@@ -208,7 +210,7 @@ def session_command(
 def ae_command(
     study_code: str | None = typer.Argument(None, help="Participant study code."),
     term: str | None = typer.Option(None, "--term", help="What happened, e.g. bruising."),
-    onset: str | None = typer.Option(None, "--onset", help="Date it began (today)."),
+    onset: str | None = typer.Option(None, "--onset", "--on", help="Date it began (today)."),
     severity: str | None = typer.Option(None, "--severity", help="mild, significant, serious."),
     relatedness: str | None = typer.Option(
         None, "--relatedness", help="not related, unlikely, possible, probable, definite."
