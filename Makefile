@@ -37,6 +37,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/scoring.py
+	$(BIN)/python benchmarks/randomisation.py
+	$(BIN)/python benchmarks/capture.py
 
 # Regenerates the R golden files under tests/oracle/ (needs Rscript; the tests read the committed outputs).
 oracle: $(STAMP)
