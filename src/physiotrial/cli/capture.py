@@ -4,7 +4,9 @@
 Each command parses its options, calls one service and prints what the acting user may see (the
 services decide that; a session shows its arm only to a role allowed to see it). Answers come
 from ``--answer ITEM=VALUE`` (repeatable) and/or a JSON object file (``--answers``); the command
-line wins where both name an item. Dates are YYYY-MM-DD; a missing date means today.
+line wins where both name an item. ``record --csv`` takes many responses from a CSV file instead
+(services.bulk: every row checked before any is written). Dates are YYYY-MM-DD; a missing date
+means today.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import typer
 from physiotrial.cli.common import ActAs, AsJson, Database, StudyDir, emit, study_store
 from physiotrial.cli.errors import fail, reports_errors
 from physiotrial.errors import InputFileError
+from physiotrial.services.bulk import record_many, response_rows
 from physiotrial.services.capture import RecordedResponse, Target, correct, record
 from physiotrial.services.safety import (
     correct_adverse_event,
@@ -34,9 +37,25 @@ Pairs = typer.Option([], "--answer", help="Answer ITEM=VALUE, e.g. p1=2 (repeata
 PairsFile = typer.Option(None, "--answers", help="JSON object of item: answer.")
 
 
+RECORD_HELP = (
+    "Record a measure at a visit: validated, scored and stored with the instrument version."
+    "\n\n"
+    "With --csv FILE, record every row of a file instead (rows count from 1 under the header; "
+    "a column that is not an item of its row's measure must be blank). Every row is checked "
+    "and scored before anything is written: one bad cell writes nothing, and the error names "
+    "the row, the column, the value and what is allowed. Each row is then recorded in its own "
+    "transaction with its own audit row. If the database refuses a row (already recorded, a "
+    "participant of another site, ...), recording stops there: the rows before it stay "
+    "recorded, and the error says which row failed and how many were recorded before it. "
+    "Re-running is safe, since a row already recorded is refused and never recorded twice: "
+    "fix or remove the failing row and run again with the rows from it on."
+)
+"""Help of ``record`` (one string per paragraph: typer keeps a docstring's line breaks)."""
+
+
 def register(app: typer.Typer) -> None:
     app.command("visits")(visits_command)
-    app.command("record")(record_command)
+    app.command("record", help=RECORD_HELP)(record_command)
     app.command("correct")(correct_command)
     app.command("session")(session_command)
     app.command("ae")(ae_command)
@@ -125,25 +144,63 @@ def visits_command(
 
 @reports_errors
 def record_command(
-    study_code: str = typer.Argument(..., help="Participant study code."),
-    visit: str = typer.Option(..., "--visit", help="Visit code, e.g. BL."),
-    measure: str = typer.Option(..., "--measure", help="Measure key, e.g. womac."),
+    study_code: str | None = typer.Argument(None, help="Participant study code (not with --csv)."),
+    visit: str | None = typer.Option(None, "--visit", help="Visit code, e.g. BL."),
+    measure: str | None = typer.Option(None, "--measure", help="Measure key, e.g. womac."),
     answer: list[str] = Pairs,
     answers: Path | None = PairsFile,
     done_on: str | None = typer.Option(
         None, "--on", "--done-on", help="Date of the visit (today)."
+    ),
+    csv_file: Path | None = typer.Option(
+        None,
+        "--csv",
+        help="CSV of responses, one a row: study_code, visit, measure, on (YYYY-MM-DD), then "
+        "item ids as columns (blank = missing).",
     ),
     actor: ActAs = ...,  # type: ignore[assignment]
     study: StudyDir = Path("."),
     database: Database = None,
     as_json: AsJson = False,
 ) -> None:
-    """Record a measure at a visit: validated, scored and stored with the instrument version."""
-    given = _answers(answer, answers)
+    """Record a measure at a visit, or every row of a CSV file: see :data:`RECORD_HELP`."""
+    if csv_file is not None:
+        given: dict[str, object] = {"STUDY_CODE": study_code, "--visit": visit}
+        given |= {"--measure": measure, "--on": done_on, "--answers": answers}
+        given |= {"--answer": answer or None}
+        clash = [name for name, value in given.items() if value is not None]
+        if clash:
+            raise fail(f"--csv takes every response from the file; do not give {', '.join(clash)}")
+        _record_file(csv_file, actor, study, database, as_json)
+        return
+    if study_code is None or visit is None or measure is None:
+        raise fail("name what to record: STUDY_CODE --visit V --measure M, or --csv FILE")
+    given_answers = _answers(answer, answers)
     with study_store(study, database) as store:
-        result = record(store, actor, study_code, visit, measure, given, _day(done_on, "--done-on"))
+        result = record(
+            store, actor, study_code, visit, measure, given_answers, _day(done_on, "--done-on")
+        )
     head = f"recorded {study_code} {visit} {measure} (response {result.id}, version 1)"
     emit(result, as_json, f"{head}\n{_scores(result)}")
+
+
+def _record_file(path: Path, actor: str, study: Path, database: str | None, as_json: bool) -> None:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte-order mark
+    except OSError as error:
+        raise InputFileError(f"{path}: cannot be read: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}: not UTF-8 text; save the CSV as UTF-8") from None
+    rows = response_rows(text, str(path))
+    with study_store(study, database) as store:
+        results = record_many(store, actor, rows, str(path))
+    noun = "response" if len(results) == 1 else "responses"
+    lines = [f"recorded {len(results)} {noun} from {path}"]
+    lines += [
+        f"row {row.row}: {r.study_code} {r.visit} {r.measure} (response {r.id})\n{_scores(r)}"
+        for row, r in zip(rows, results, strict=True)
+    ]
+    emit(results, as_json, "\n".join(lines))
 
 
 @reports_errors

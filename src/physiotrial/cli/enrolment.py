@@ -2,10 +2,13 @@
 
 Each command parses its options, calls one service and prints what the acting user may see: a
 blinded role's randomisation says "arm concealed", never the arm (DESIGN.md, blinding rule).
+``screen --answers`` reads a JSON object, or a one-row CSV when the file name ends in ``.csv``.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -57,15 +60,46 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 
 def _answers_file(path: Path) -> dict[str, Any]:
+    """Criterion id → answer from a JSON object file or, by a ``.csv`` suffix, a one-row CSV."""
+    is_csv = path.suffix.lower() == ".csv"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a CSV saved by a spreadsheet may start with a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig" if is_csv else "utf-8")
     except OSError as error:
         raise InputFileError(f"{path}: cannot be read: {error.strerror}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise InputFileError(f"{path}: not UTF-8 text: {error}") from None
+    if is_csv:
+        return _answers_csv(text, path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
         raise InputFileError(f"{path}: not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InputFileError(f"{path}: expected a JSON object of criterion id: answer")
     return data
+
+
+def _answers_csv(text: str, path: Path) -> dict[str, Any]:
+    """A header of criterion ids over one row of answers; a blank cell is left unanswered."""
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as error:
+        raise InputFileError(f"{path}: not valid CSV: {error}") from None
+    if len(rows) != 2:
+        raise InputFileError(
+            f"{path}: {max(len(rows) - 1, 0)} rows of answers; allowed: one row of answers "
+            "under a header of criterion ids"
+        )
+    header = [h.strip() for h in rows[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise InputFileError(f"{path}: column {', '.join(repeated)} appears more than once")
+    if len(rows[1]) != len(header):
+        raise InputFileError(
+            f"{path}: the row of answers has {len(rows[1])} cells; the header has {len(header)}"
+        )
+    return {k: v.strip() for k, v in zip(header, rows[1], strict=True) if v.strip()}
 
 
 @reports_errors
@@ -77,7 +111,10 @@ def screen_command(
         [], "--answer", help="Eligibility answer ID=VALUE, e.g. age=63 (repeatable)."
     ),
     answers: Path | None = typer.Option(
-        None, "--answers", help="JSON object of criterion id: answer (--answer overrides)."
+        None,
+        "--answers",
+        help="File of criterion id: answer, a JSON object or (by a .csv suffix) a one-row CSV "
+        "under a header of criterion ids (--answer overrides).",
     ),
     factor: list[str] = typer.Option(
         [], "--factor", help="Stratification factor level, e.g. sex=female (repeatable)."
