@@ -7,12 +7,19 @@ problem (then every other one) when anything was changed outside physiotrial.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 
-from physiotrial.cli.common import ActAs, AsJson, Database, StudyDir, emit, study_store
+from physiotrial.cli.common import (
+    ActAs,
+    AsJson,
+    Database,
+    StudyDir,
+    emit,
+    parse_optional_day,
+    study_store,
+)
 from physiotrial.cli.errors import fail, reports_errors
 from physiotrial.services.audit import audit_log, verify_audit
 from physiotrial.services.export import export
@@ -137,7 +144,7 @@ def log_command(
     as_json: AsJson = False,
 ) -> None:
     """Who did what, when and why (data managers only); changed rows by table and key."""
-    first, last = _date(since, "--since"), _date(until, "--until")
+    first, last = parse_optional_day(since, "--since"), parse_optional_day(until, "--until")
     with study_store(study, database) as store:
         entries = audit_log(store, actor, participant, user, first, last, action)
     lines = [
@@ -148,12 +155,3 @@ def log_command(
         for e in entries
     ]
     emit(entries, as_json, "\n".join(lines) if lines else "no audit rows match")
-
-
-def _date(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise fail(f"{option}: {text!r} is not a date; allowed: YYYY-MM-DD") from None

@@ -11,14 +11,20 @@ means today.
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from physiotrial.cli.common import ActAs, AsJson, Database, StudyDir, emit, study_store
+from physiotrial.cli.common import (
+    ActAs,
+    AsJson,
+    Database,
+    StudyDir,
+    emit,
+    parse_day,
+    read_answers,
+    study_store,
+)
 from physiotrial.cli.errors import fail, reports_errors
 from physiotrial.errors import InputFileError
 from physiotrial.services.bulk import record_many, response_rows
@@ -63,36 +69,6 @@ def register(app: typer.Typer) -> None:
     app.command("withdraw")(withdraw_command)
 
 
-def _day(text: str | None, option: str) -> date:
-    if text is None:
-        return date.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise fail(f"{option}: {text!r} is not a date; allowed: YYYY-MM-DD") from None
-
-
-def _answers(pairs: list[str], path: Path | None, option: str = "--answer") -> dict[str, Any]:
-    """Answers from a JSON file, then ITEM=VALUE pairs on top."""
-    found: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise InputFileError(f"{path}: cannot be read: {error.strerror}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InputFileError(f"{path}: not valid JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise InputFileError(f"{path}: expected a JSON object of item: answer")
-        found.update(data)
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise fail(f"{option}: {pair!r} is not ITEM=VALUE")
-        found[key.strip()] = value.strip()
-    return found
-
-
 def _scores(response: RecordedResponse) -> str:
     shown = ", ".join(f"{k}={_number(v)}" for k, v in response.scores.items())
     lines = [f"  scores: {shown}"]
@@ -118,7 +94,7 @@ def visits_command(
     as_json: AsJson = False,
 ) -> None:
     """One participant's visit schedule, or with --due the visits a site must act on."""
-    day = _day(today, "--today")
+    day = parse_day(today, "--today")
     if due == (study_code is not None):
         raise fail("give a participant study code, or --due for the site's list (not both)")
     with study_store(study, database) as store:
@@ -175,10 +151,10 @@ def record_command(
         return
     if study_code is None or visit is None or measure is None:
         raise fail("name what to record: STUDY_CODE --visit V --measure M, or --csv FILE")
-    given_answers = _answers(answer, answers)
+    given_answers = read_answers(answers, answer, "--answer")
     with study_store(study, database) as store:
         result = record(
-            store, actor, study_code, visit, measure, given_answers, _day(done_on, "--done-on")
+            store, actor, study_code, visit, measure, given_answers, parse_day(done_on, "--done-on")
         )
     head = f"recorded {study_code} {visit} {measure} (response {result.id}, version 1)"
     emit(result, as_json, f"{head}\n{_scores(result)}")
@@ -225,7 +201,7 @@ def correct_command(
         target = (study_code, visit, measure)
     else:
         raise fail("name the response: STUDY_CODE --visit V --measure M, or --response ID")
-    given = _answers(answer, answers)
+    given = read_answers(answers, answer, "--answer")
     with study_store(study, database) as store:
         result = correct(store, actor, target, given, reason)
     head = (
@@ -250,8 +226,8 @@ def session_command(
     as_json: AsJson = False,
 ) -> None:
     """Record a treatment session and its details (therapists)."""
-    given = _answers(detail, details, "--detail")
-    day = _day(held_on, "--held-on")
+    given = read_answers(details, detail, "--detail")
+    day = parse_day(held_on, "--held-on")
     with study_store(study, database) as store:
         result = record_session(
             store, actor, study_code, plan, number, day, not not_delivered, given
@@ -293,7 +269,7 @@ def ae_command(
                 k: v
                 for k, v in {
                     "term": term,
-                    "onset": None if onset is None else _day(onset, "--onset"),
+                    "onset": None if onset is None else parse_day(onset, "--onset"),
                     "severity": severity,
                     "relatedness": relatedness,
                     "action": action,
@@ -315,7 +291,7 @@ def ae_command(
                 actor,
                 str(study_code),
                 str(term),
-                _day(onset, "--onset"),
+                parse_day(onset, "--onset"),
                 str(severity),
                 str(relatedness),
                 str(action),
@@ -353,7 +329,9 @@ def deviation_command(
 ) -> None:
     """Record a protocol deviation (coordinators, data managers)."""
     with study_store(study, database) as store:
-        result = record_deviation(store, actor, study_code, _day(on, "--on"), category, description)
+        result = record_deviation(
+            store, actor, study_code, parse_day(on, "--on"), category, description
+        )
     emit(result, as_json, f"recorded deviation {result.id} for {study_code}: {result.category}")
 
 
@@ -370,7 +348,7 @@ def withdraw_command(
 ) -> None:
     """Record that a participant withdrew or was lost to follow-up (once, with a reason)."""
     with study_store(study, database) as store:
-        result = withdraw(store, actor, study_code, kind, _day(on, "--on"), reason)
+        result = withdraw(store, actor, study_code, kind, parse_day(on, "--on"), reason)
     stopped = ", ".join(result.visits_stopped) or "none"
     emit(
         result,

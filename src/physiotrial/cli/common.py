@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from physiotrial.cli.errors import fail
+from physiotrial.errors import InputFileError
 from physiotrial.services.session import Store, open_study
 from physiotrial.settings import Settings
 
@@ -57,3 +61,80 @@ def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def parse_day(text: str | None, option: str) -> date:
+    """A YYYY-MM-DD option; today when not given."""
+    return date.today() if text is None else _iso_day(text, option)
+
+
+def parse_optional_day(text: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option, or None when not given."""
+    return None if text is None else _iso_day(text, option)
+
+
+def _iso_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option}: {text!r} is not a date; allowed: YYYY-MM-DD") from None
+
+
+def parse_pairs(values: list[str], option: str) -> dict[str, str]:
+    """Repeatable NAME=VALUE options as a mapping."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"{option}: {value!r} is not NAME=VALUE")
+        pairs[key.strip()] = item.strip()
+    return pairs
+
+
+def read_answers(path: Path | None, pairs: list[str], option: str) -> dict[str, Any]:
+    """Answers from a file (a JSON object, or by a ``.csv`` suffix a header over one row), then
+    NAME=VALUE pairs on top; a blank CSV cell is left unanswered."""
+    found: dict[str, Any] = _answers_file(path) if path is not None else {}
+    found.update(parse_pairs(pairs, option))
+    return found
+
+
+def _answers_file(path: Path) -> dict[str, Any]:
+    is_csv = path.suffix.lower() == ".csv"
+    try:
+        # utf-8-sig: a CSV saved by a spreadsheet may start with a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig" if is_csv else "utf-8")
+    except OSError as error:
+        raise InputFileError(f"{path}: cannot be read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise InputFileError(f"{path}: not UTF-8 text: {error}") from None
+    if is_csv:
+        return _one_row_csv(text, path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputFileError(f"{path}: not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InputFileError(f"{path}: expected a JSON object of id: answer")
+    return data
+
+
+def _one_row_csv(text: str, path: Path) -> dict[str, Any]:
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as error:
+        raise InputFileError(f"{path}: not valid CSV: {error}") from None
+    if len(rows) != 2:
+        raise InputFileError(
+            f"{path}: {max(len(rows) - 1, 0)} rows of answers; allowed: one row of answers "
+            "under a header of ids"
+        )
+    header = [h.strip() for h in rows[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise InputFileError(f"{path}: column {', '.join(repeated)} appears more than once")
+    if len(rows[1]) != len(header):
+        raise InputFileError(
+            f"{path}: the row of answers has {len(rows[1])} cells; the header has {len(header)}"
+        )
+    return {k: v.strip() for k, v in zip(header, rows[1], strict=True) if v.strip()}

@@ -7,18 +7,22 @@ blinded role's randomisation says "arm concealed", never the arm (DESIGN.md, bli
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from physiotrial.cli.common import ActAs, AsJson, Database, StudyDir, emit, study_store
+from physiotrial.cli.common import (
+    ActAs,
+    AsJson,
+    Database,
+    StudyDir,
+    emit,
+    parse_day,
+    parse_pairs,
+    read_answers,
+    study_store,
+)
 from physiotrial.cli.errors import fail, reports_errors
-from physiotrial.errors import InputFileError
 from physiotrial.services.enrolment import consent, screen
 from physiotrial.services.randomisation import (
     randomise,
@@ -38,68 +42,6 @@ def register(app: typer.Typer) -> None:
     app.command("randomise")(randomise_command)
     app.command("unblind")(unblind_command)
     app.add_typer(randomisation, name="randomisation")
-
-
-def _day(text: str | None, option: str = "--on") -> date:
-    if text is None:
-        return date.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise fail(f"{option}: {text!r} is not a date; allowed: YYYY-MM-DD") from None
-
-
-def _pairs(values: list[str], option: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for value in values:
-        key, sep, item = value.partition("=")
-        if not sep or not key.strip():
-            raise fail(f"{option}: {value!r} is not NAME=VALUE")
-        pairs[key.strip()] = item.strip()
-    return pairs
-
-
-def _answers_file(path: Path) -> dict[str, Any]:
-    """Criterion id → answer from a JSON object file or, by a ``.csv`` suffix, a one-row CSV."""
-    is_csv = path.suffix.lower() == ".csv"
-    try:
-        # utf-8-sig: a CSV saved by a spreadsheet may start with a byte-order mark.
-        text = path.read_text(encoding="utf-8-sig" if is_csv else "utf-8")
-    except OSError as error:
-        raise InputFileError(f"{path}: cannot be read: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise InputFileError(f"{path}: not UTF-8 text: {error}") from None
-    if is_csv:
-        return _answers_csv(text, path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputFileError(f"{path}: not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise InputFileError(f"{path}: expected a JSON object of criterion id: answer")
-    return data
-
-
-def _answers_csv(text: str, path: Path) -> dict[str, Any]:
-    """A header of criterion ids over one row of answers; a blank cell is left unanswered."""
-    try:
-        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
-    except csv.Error as error:
-        raise InputFileError(f"{path}: not valid CSV: {error}") from None
-    if len(rows) != 2:
-        raise InputFileError(
-            f"{path}: {max(len(rows) - 1, 0)} rows of answers; allowed: one row of answers "
-            "under a header of criterion ids"
-        )
-    header = [h.strip() for h in rows[0]]
-    repeated = sorted({h for h in header if header.count(h) > 1})
-    if repeated:
-        raise InputFileError(f"{path}: column {', '.join(repeated)} appears more than once")
-    if len(rows[1]) != len(header):
-        raise InputFileError(
-            f"{path}: the row of answers has {len(rows[1])} cells; the header has {len(header)}"
-        )
-    return {k: v.strip() for k, v in zip(header, rows[1], strict=True) if v.strip()}
 
 
 @reports_errors
@@ -126,10 +68,9 @@ def screen_command(
     as_json: AsJson = False,
 ) -> None:
     """Screen a person: a new study code, the eligibility decision and every reason."""
-    given: dict[str, object] = dict(_answers_file(answers)) if answers else {}
-    given.update(_pairs(answer, "--answer"))
-    levels = _pairs(factor, "--factor")
-    day = _day(on)
+    given: dict[str, object] = read_answers(answers, answer, "--answer")
+    levels = parse_pairs(factor, "--factor")
+    day = parse_day(on, "--on")
     with study_store(study, database) as store:
         result = screen(store, actor, site, day, given, levels, name, contact)
     verdict = "eligible" if result.eligible else "NOT eligible (screen failed)"
@@ -150,7 +91,7 @@ def consent_command(
 ) -> None:
     """Record written informed consent of a participant screened eligible."""
     with study_store(study, database) as store:
-        result = consent(store, actor, study_code, form_version, _day(on))
+        result = consent(store, actor, study_code, form_version, parse_day(on, "--on"))
     emit(
         result,
         as_json,
@@ -170,7 +111,7 @@ def randomise_command(
 ) -> None:
     """Randomise a consented participant and plan their visits (one audited call)."""
     with study_store(study, database) as store:
-        result = randomise(store, actor, study_code, _day(on))
+        result = randomise(store, actor, study_code, parse_day(on, "--on"))
     arm = f"arm {result.arm}" if result.arm else "arm concealed (your role is blinded)"
     lines = [
         f"{result.study_code}: randomised on {result.randomised_on.isoformat()} "
