@@ -1,0 +1,1 @@
+"""The trial report (HTML and PDF) drawn from analysis results; never reads the store."""
