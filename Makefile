@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m physiotrial.demo
+	$(BIN)/physiotrial demo demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -13,8 +13,8 @@ import io
 import time
 
 from physiotrial.core.instruments import get_instrument, score_response
-from physiotrial.demo import womac_csv
 from physiotrial.services.scoring import render, score_text
+from physiotrial.simulate.files import womac_csv
 
 
 def _per_row(text: str) -> float:

@@ -1,19 +1,46 @@
-"""`make demo` runs the demo module; it must show the schedule and real scores."""
+"""`make demo`: the reference trial simulated through the services, locked, analysed, reported."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from rich.console import Console
 
-from physiotrial import demo
+from physiotrial.demo import run_demo
+from physiotrial.services.audit import verify_audit
+from physiotrial.services.session import open_study
+from physiotrial.settings import Settings
 
 
-def test_demo_shows_protocol_and_scores_samples(capsys: pytest.CaptureFixture[str]) -> None:
-    demo.main()
-    out = capsys.readouterr().out
-    assert "Schedule" in out
-    assert "NCT06816940" in out
-    # awell-score WOMAC vector, all items moderate
-    assert "'pain': 10.0, 'stiffness': 4.0, 'function': 34.0, 'total': 48.0" in out
-    # Enright–Sherrill 1998, man 170 cm, 70 kg, 60 y
-    assert "'predicted_m': 553.5" in out
-    assert "1,000 responses scored in" in out
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    directory = tmp_path_factory.mktemp("demo") / "study"
+    return run_demo(directory, console=Console(quiet=True))
+
+
+def test_demo_writes_the_study_the_report_and_the_results(outcome) -> None:  # type: ignore[no-untyped-def]
+    assert outcome.html.read_text().startswith("<!DOCTYPE html>")
+    assert outcome.pdf.read_bytes()[:5] == b"%PDF-"
+    assert (outcome.directory / "results" / "ancova.csv").exists()
+    assert set(outcome.timings) == {"simulate", "lock and analyse", "report", "total"}
+
+
+def test_default_seed_estimate_lies_within_the_published_interval(outcome) -> None:  # type: ignore[no-untyped-def]
+    published = outcome.results.table("published").set_index("outcome")
+    pain = published.loc["pain_max"]
+    assert pain["published_ci_low"] <= pain["estimate"] <= pain["published_ci_high"]
+    assert bool(pain["within_published_ci"])
+    consort = outcome.results.consort
+    assert sum(consort.randomised.values()) == 38
+    assert consort.assessed > 38
+
+
+def test_demo_database_is_a_real_locked_audited_study(outcome) -> None:  # type: ignore[no-untyped-def]
+    store = open_study(Settings.resolve(Path(outcome.directory)).database_url)
+    try:
+        report = verify_audit(store, "dm")
+    finally:
+        store.close()
+    assert report.problems == ()
+    assert report.audit_rows > 500

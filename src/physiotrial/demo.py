@@ -1,111 +1,166 @@
-"""``make demo``: the reference protocol and real scoring of sample answer sets.
+"""``physiotrial demo`` and ``make demo``: the reference trial end to end in about a minute.
 
-Until the simulated trial lands (the demo issue), the demo shows what the foundation does end to
-end: it loads and validates the built-in protocol, prints its schedule, scores published worked
-examples of several instruments through the same service the CLI uses, and scores a generated
-1,000-row CSV of WOMAC answers.
+The demo does what a trial team does, through the same services: it creates a fresh SQLite
+study for the built-in protocol, simulates recruitment, treatment and follow-up with the
+simulator (screening, consent, concealed randomisation, every visit's questionnaires and tests,
+sessions, adverse events, losses to follow-up), locks the database, unblinds the locked study,
+analyses it as the statistician, and writes report.html and report.pdf. The terminal shows
+progress bars and the headline results against the published ones.
 """
 
 from __future__ import annotations
 
-import json
+import shutil
 import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
-import numpy as np
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from physiotrial.cli.render import render_protocol
-from physiotrial.services.protocols import load_protocol
-from physiotrial.services.scoring import render, score_text
+from physiotrial.analysis.results import AnalysisResults
+from physiotrial.core.protocol import Role
+from physiotrial.report.render import write_report
+from physiotrial.services.analysis import analyse, write_results
+from physiotrial.services.locking import lock
+from physiotrial.services.randomisation import unblind_study
+from physiotrial.services.session import open_study
+from physiotrial.services.study import add_user, init_study, study_protocol
+from physiotrial.settings import Settings
+from physiotrial.simulate import study_seed
+from physiotrial.simulate.driver import simulate_study
 
-# (instrument, answers, where the example comes from)
-SAMPLES: list[tuple[str, dict[str, object], str]] = [
-    ("vas", {"mm": 62}, "a maximum-pain rating at baseline"),
-    (
-        "womac",
-        {f"{p}{i}": 2 for p, n in (("p", 5), ("s", 2), ("f", 17)) for i in range(1, n + 1)},
-        "awell-score vector: all items 'moderate' → 10/4/34/48",
-    ),
-    (
-        "koos",
-        {
-            **{f"p{i}": v for i, v in enumerate([3, 2, 1, 2, 3, 4, 1, 2, 3], 1)},
-            **{f"s{i}": v for i, v in enumerate([2, 3, 1, 4, 2, 1, 3], 1)},
-            **{
-                f"a{i}": v
-                for i, v in enumerate([2, 3, 1, 2, 4, 1, 3, 2, 3, 1, 2, 3, 4, 1, 2, 3, 2], 1)
-            },
-            **{f"sp{i}": v for i, v in enumerate([3, 4, 3, 2, 4], 1)},
-            **{f"q{i}": v for i, v in enumerate([3, 2, 3, 2], 1)},
-        },
-        "awell-score KOOS vector → pain 41.7, symptoms 42.9, ADL 42.6",
-    ),
-    (
-        "pcs",
-        dict(
-            zip(
-                [f"q{i}" for i in range(1, 14)],
-                [0, 1, 2, 3, 0, 0, 1, 4, 2, 1, 3, 0, 4],
-                strict=True,
-            )
-        ),
-        "awell-score PCS vector → rumination 10, magnification 5, helplessness 6, total 21",
-    ),
-    (
-        "six_mwt",
-        {"distance_m": 420, "sex": "male", "age_years": 60, "height_cm": 170, "weight_kg": 70},
-        "Enright–Sherrill 1998: predicted 553.5 m",
-    ),
-]
+PROTOCOL = "popliteus-dn-koa"
+DATA_MANAGER = "dm"
+STATISTICIAN = "stats"
+DEFAULT_SEED = 2025
 
 
-def main() -> None:
-    console = Console(width=120)
-    console.rule("[bold]physiotrial demo: the reference protocol")
-    protocol = load_protocol("popliteus-dn-koa")
-    render_protocol(protocol, console)
+@dataclass(frozen=True)
+class DemoOutcome:
+    """Where the demo wrote its study and report, and how long each step took (seconds)."""
 
-    console.rule("[bold]Scoring worked examples through the scoring service")
-    for name, answers, origin in SAMPLES:
-        scored = score_text(name, json.dumps(answers), f"sample {name}")
-        result = json.loads(render(scored, "json"))
-        shown = {k: _short(v) for k, v in result["scores"].items() if v is not None}
-        console.print(f"[bold]{name}[/bold] ({origin})")
-        console.print(f"  {shown}")
+    directory: Path
+    html: Path
+    pdf: Path
+    timings: dict[str, float]
+    results: AnalysisResults
 
-    console.rule("[bold]Scoring a 1,000-row CSV of WOMAC answers")
-    text = womac_csv(1000, seed=2025)
+
+def run_demo(
+    directory: Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    participants: int = 38,
+    console: Console | None = None,
+) -> DemoOutcome:
+    """Simulate, lock, analyse and report the reference trial in a fresh ``directory``."""
+    console = console or Console()
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    url = Settings.resolve(directory).database_url
+    timings: dict[str, float] = {}
     started = time.perf_counter()
-    scored = score_text("womac", text, "generated.csv")
-    elapsed = time.perf_counter() - started
-    table = Table(title=f"1,000 responses scored in {elapsed * 1000:.0f} ms")
-    for column in ("score", "n scored", "mean", "sd"):
-        table.add_column(column)
-    for key in ("pain", "stiffness", "function", "total_100"):
-        values = np.array([v for v in scored.table.values(key) if v is not None], dtype=float)
-        table.add_row(key, str(values.size), f"{values.mean():.1f}", f"{values.std(ddof=1):.1f}")
-    console.print(table)
-    unscorable = sum(1 for row in range(len(scored.table)) if scored.table.row(row).unscorable)
-    console.print(f"{unscorable} responses had a subscale made unscorable by missing items.")
+    init_study(
+        url, PROTOCOL, admin=DATA_MANAGER, admin_name="Demo data manager", seed=study_seed(seed)
+    )
+    store = open_study(url)
+    try:
+        add_user(store, DATA_MANAGER, STATISTICIAN, "Demo statistician", Role.STATISTICIAN)
+        with store.read() as connection:
+            protocol = study_protocol(connection)
+        with _progress(console) as progress:
+            task = progress.add_task("simulating the trial through the services", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            simulate_study(store, protocol, participants, seed, date(2025, 1, 13), advance)
+        timings["simulate"] = time.perf_counter() - started
+
+        step = time.perf_counter()
+        lock(store, DATA_MANAGER, "demo: database lock for the final analysis")
+        unblind_study(store, DATA_MANAGER, "demo: unblinding after database lock")
+        with console.status("analysing (ITT, ANCOVA, repeated measures, responders, blinding)"):
+            results = analyse(store, STATISTICIAN)
+            write_results(results, directory / "results")
+        timings["lock and analyse"] = time.perf_counter() - step
+
+        step = time.perf_counter()
+        with console.status("writing report.html and report.pdf"):
+            html, pdf = write_report(results, directory)
+        timings["report"] = time.perf_counter() - step
+    finally:
+        store.close()
+    timings["total"] = time.perf_counter() - started
+    return DemoOutcome(directory, html, pdf, timings, results)
 
 
-def womac_csv(rows: int, seed: int) -> str:
-    """WOMAC answers with a participant id column and about 2 % of answers left blank."""
-    rng = np.random.default_rng(seed)
-    items = [f"{p}{i}" for p, n in (("p", 5), ("s", 2), ("f", 17)) for i in range(1, n + 1)]
-    severity = rng.normal(1.8, 0.7, size=(rows, 1))
-    codes = np.clip(np.rint(severity + rng.normal(0, 0.6, size=(rows, 24))), 0, 4).astype(int)
-    blank = rng.random((rows, 24)) < 0.02
-    lines = ["participant," + ",".join(items)]
-    for r in range(rows):
-        cells = ["" if blank[r, j] else str(codes[r, j]) for j in range(24)]
-        lines.append(f"P{r + 1:05d}," + ",".join(cells))
-    return "\n".join(lines) + "\n"
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
-def _short(value: object) -> object:
-    return round(value, 1) if isinstance(value, float) else value
+def summary_table(results: AnalysisResults) -> Table:
+    """Every outcome's adjusted difference at the primary visit (experimental − control)."""
+    arms = f"{results.experimental} − {results.control}"
+    table = Table(title=f"Between-group differences ({arms}), ANCOVA, intention to treat")
+    for column in ("outcome", "visit", "difference", "95% CI", "p"):
+        table.add_column(column, no_wrap=column == "outcome")
+    ancova = results.table("ancova")
+    itt = ancova[ancova["population"] == "itt"]
+    primary = itt[itt["primary"].astype(bool)]
+    visit = primary["visit"].iloc[0] if len(primary) else itt["visit"].iloc[-1]
+    for _, row in itt[itt["visit"] == visit].iterrows():
+        p_value = float(row["p"])
+        table.add_row(
+            str(row["outcome"]) + (" (primary)" if bool(row["primary"]) else ""),
+            str(row["visit"]),
+            f"{row['estimate']:.1f}",
+            f"[{row['ci_low']:.1f}, {row['ci_high']:.1f}]",
+            "<0.001" if p_value < 0.001 else f"{p_value:.3f}",
+        )
+    return table
+
+
+def published_table(results: AnalysisResults) -> Table:
+    """The abstract's headline numbers against ours, both as improvement favouring DN."""
+    table = Table(title="Published (Sci Rep 2025;15:44117) vs reproduced")
+    for column in ("outcome", "published", "reproduced", "within published CI"):
+        table.add_column(column, no_wrap=True)
+    for _, row in results.table("published").iterrows():
+        table.add_row(
+            str(row["outcome"]),
+            f"{row['published_estimate']:.1f} [{row['published_ci_low']:.1f}, "
+            f"{row['published_ci_high']:.1f}]",
+            f"{row['estimate']:.1f} [{row['ci_low']:.1f}, {row['ci_high']:.1f}]",
+            "yes" if bool(row["within_published_ci"]) else "NO",
+        )
+    return table
+
+
+def main(directory: Path | None = None, seed: int = DEFAULT_SEED) -> DemoOutcome:
+    """Run the demo and print what a newcomer should see."""
+    console = Console()
+    target = directory or Path("demo")
+    console.rule("[bold]physiotrial demo: the popliteus dry-needling trial, simulated end to end")
+    outcome = run_demo(target, seed=seed, console=console)
+    console.print(summary_table(outcome.results))
+    if not outcome.results.table("published").empty:
+        console.print(published_table(outcome.results))
+    times = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.timings.items())
+    console.print(f"study database: {outcome.directory / 'physiotrial.sqlite'}")
+    console.print(f"report: {outcome.html}  and  {outcome.pdf}")
+    console.print(f"timings: {times}")
+    return outcome
 
 
 if __name__ == "__main__":

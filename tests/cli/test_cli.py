@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from physiotrial.cli import app
-from physiotrial.demo import womac_csv
+from physiotrial.simulate.files import womac_csv
 
 runner = CliRunner()
 

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from physiotrial.demo import womac_csv
 from physiotrial.errors import AnswerError, InputFileError, InstrumentError
 from physiotrial.services.scoring import render, score_text
+from physiotrial.simulate.files import womac_csv
 
 WOMAC_ITEMS = [f"{p}{i}" for p, n in (("p", 5), ("s", 2), ("f", 17)) for i in range(1, n + 1)]
 

@@ -8,7 +8,18 @@ from __future__ import annotations
 import typer
 
 from physiotrial import __version__
-from physiotrial.cli import admin, capture, enrolment, instruments, protocol, study
+from physiotrial.cli import (
+    admin,
+    analysis,
+    capture,
+    demo,
+    enrolment,
+    instruments,
+    protocol,
+    report,
+    simulate,
+    study,
+)
 
 app = typer.Typer(
     name="physiotrial",
@@ -24,6 +35,10 @@ study.register(app)
 enrolment.register(app)
 capture.register(app)
 admin.register(app)
+analysis.register(app)
+demo.register(app)
+simulate.register(app)
+report.register(app)
 
 
 @app.command("version")

@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "lock": frozenset({D}),
     "unlock": frozenset({D}),
     "export": frozenset({D, S, C}),
+    "analyse": frozenset({D, S}),
     "audit": frozenset({D}),
     "verify": frozenset({D, S}),
 }

@@ -1,0 +1,137 @@
+"""The CONSORT flow counts and the statistical methods paragraph, both written from the data and
+the protocol so that the report never restates them by hand.
+
+CONSORT 2010 (Schulz et al., BMJ 2010;340:c332), item 13 and the flow diagram: assessed for
+eligibility = everyone screened; excluded = screened but not randomised, by reason (the eligibility
+reasons recorded at screening, or "eligible but not randomised"); randomised, received the
+allocated intervention (at least one session delivered), lost to follow-up and discontinued
+(withdrawals) with their reasons, and analysed (complete cases of the primary analysis) per arm.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from physiotrial.analysis.dataset import TrialFrames
+from physiotrial.analysis.results import Consort
+from physiotrial.core.protocol import Protocol
+
+POPULATIONS = {
+    "itt": "intention to treat (all randomised participants, as randomised)",
+    "per_protocol": "per protocol",
+}
+
+
+def exclusion_reason(protocol: Protocol, reason: str) -> str:
+    """The CONSORT wording of one screening reason: grouped by criterion, not by the answer.
+
+    Screening reasons start with the criterion id ("age 47 years: below the minimum…"); the
+    diagram counts people per criterion ("Not meeting inclusion: Aged 50 years or over",
+    "Exclusion: Takes anticoagulant medication"), as CONSORT 2010 item 13a reports them.
+    """
+    criterion_id = reason.split(" ", 1)[0].rstrip(":")
+    for criterion in protocol.eligibility:
+        if criterion.id == criterion_id:
+            if criterion.kind == "inclusion":
+                return f"Not meeting inclusion: {criterion.sentence}"
+            return f"Exclusion: {criterion.sentence}"
+    return reason
+
+
+def consort_counts(
+    frames: TrialFrames,
+    itt: pd.DataFrame,
+    analysed: pd.DataFrame,
+    order: list[str],
+    protocol: Protocol,
+) -> Consort:
+    screening = frames.screening
+    excluded = screening[~screening["randomised"].astype(bool)]
+    reasons: dict[str, int] = {}
+    for _, row in excluded.iterrows():
+        why = list(row["reasons"]) if row["eligible"] is False or not bool(row["eligible"]) else []
+        grouped = {exclusion_reason(protocol, str(r)) for r in why}
+        for reason in sorted(grouped) or ["Eligible but not randomised"]:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    treated = set(frames.sessions.loc[frames.sessions["delivered"].astype(bool), "study_code"])
+
+    def departures(kind: str) -> dict[str, dict[str, int]]:
+        left = itt[itt["departure"] == kind]
+        return {
+            arm: {
+                str(k): int(v)
+                for k, v in left[left["arm"] == arm]["departure_reason"].value_counts().items()
+            }
+            for arm in order
+        }
+
+    return Consort(
+        assessed=len(screening),
+        excluded=len(excluded),
+        exclusion_reasons=reasons,
+        randomised={arm: int((itt["arm"] == arm).sum()) for arm in order},
+        received={
+            arm: int(
+                (itt["arm"] == arm).sum()
+                and itt[(itt["arm"] == arm) & itt["study_code"].isin(treated)].shape[0]
+            )
+            for arm in order
+        },
+        lost=departures("lost_to_follow_up"),
+        discontinued=departures("withdrawn"),
+        analysed={arm: int((analysed["arm"] == arm).sum()) for arm in order},
+    )
+
+
+def methods_text(protocol: Protocol, blinded: bool) -> str:
+    """The statistical methods paragraph, written from the protocol's analysis plan."""
+    plan = protocol.analysis
+    contrast = plan.primary_contrast
+    primary = protocol.primary_outcome
+    visit = protocol.visit(contrast.visit)
+    covariates = ", ".join(
+        "the baseline value" if c == "baseline" else c for c in plan.covariates or ("baseline",)
+    )
+    sensitivity = ", ".join(POPULATIONS[p] for p in plan.sensitivity_populations)
+    arms = (
+        "arms labelled A and B (blinded analysis)"
+        if blinded
+        else f"{contrast.experimental} versus {contrast.control}"
+    )
+    level = round(100 * (1 - plan.alpha))
+    text = [
+        f"The primary outcome was {primary.name} at {visit.name.lower()}; the primary analysis "
+        f"population was {POPULATIONS[plan.population]}"
+        + (f", with {sensitivity} as sensitivity analysis." if sensitivity else "."),
+        f"Between-group differences ({arms}) at each follow-up visit were estimated by analysis "
+        f"of covariance adjusted for {covariates}, with {level}% confidence intervals and "
+        f"two-sided tests at alpha = {plan.alpha}.",
+        f"The protocol specifies a {plan.primary_model.upper()} with {plan.covariance} "
+        "covariance as the primary model; until that engine is validated, a linear mixed model "
+        "with a random intercept per participant over the follow-up visits is reported beside "
+        "the ANCOVA.",
+    ]
+    if plan.multiplicity != "none":
+        text.append(
+            "Secondary outcomes at the primary visit were adjusted for multiplicity by the "
+            f"{plan.multiplicity.title()} method."
+        )
+    text.append(
+        "Standardised effects are Hedges' g of the change from baseline with the Hedges and "
+        "Olkin small-sample correction."
+    )
+    if plan.responders:
+        text.append(
+            f"Responders ({', '.join(r.id for r in plan.responders)}) were compared by the risk "
+            "difference with Newcombe's hybrid score interval and the number needed to treat "
+            "(Altman)."
+        )
+    text.append(
+        "Blinding was assessed with Bang's blinding index; adverse events are reported per "
+        "session and per participant with exact Clopper-Pearson intervals."
+    )
+    text.append(
+        f"Missing data: {plan.missing_data.strategy.replace('_', ' ')} per protocol; the tables "
+        "shown use the observed data."
+    )
+    return " ".join(text)
