@@ -16,6 +16,12 @@ from physiotrial.analysis.dataset import TrialFrames
 from physiotrial.analysis.results import Consort
 from physiotrial.core.protocol import Protocol
 
+MISSING_DATA = {
+    "mmrm_mar": "through the repeated-measures likelihood, assuming missing at random",
+    "multiple_imputation": "by multiple imputation under missing at random",
+    "complete_case": "by complete-case analysis",
+}
+
 POPULATIONS = {
     "itt": "intention to treat (all randomised participants, as randomised)",
     "per_protocol": "per protocol",
@@ -130,8 +136,9 @@ def methods_text(protocol: Protocol, blinded: bool) -> str:
         "Blinding was assessed with Bang's blinding index; adverse events are reported per "
         "session and per participant with exact Clopper-Pearson intervals."
     )
+    strategy = MISSING_DATA[plan.missing_data.strategy]
     text.append(
-        f"Missing data: {plan.missing_data.strategy.replace('_', ' ')} per protocol; the tables "
-        "shown use the observed data."
+        f"The protocol plans to handle missing data {strategy}; the ANCOVA tables here use "
+        "every participant with the visit observed (available cases)."
     )
     return " ".join(text)
