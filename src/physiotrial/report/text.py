@@ -160,6 +160,10 @@ def arm_order(results: AnalysisResults) -> list[str]:
     return order + [code for code in results.arms if code not in order]
 
 
+ALL_ARMS = "All"
+"""Table 1's column of every participant, which is not an arm."""
+
+
 def arm_label(results: AnalysisResults, code: object, where: str = "an arm value") -> str:
     """The label a reader sees; in a blinded report only a blinded label, never the code.
 
@@ -168,6 +172,8 @@ def arm_label(results: AnalysisResults, code: object, where: str = "an arm value
     key = str(code)
     if key in results.arms:
         return results.arms[key]
+    if key == ALL_ARMS:
+        return key
     if results.blinded:
         if key in results.arms.values():
             return key

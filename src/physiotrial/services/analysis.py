@@ -30,7 +30,7 @@ from physiotrial.analysis.results import AnalysisResults
 from physiotrial.core.protocol import Protocol
 from physiotrial.errors import ConflictError, OutputFileError
 from physiotrial.services.blinding import arm_for, sees_allocation
-from physiotrial.services.context import Actor, acting, require
+from physiotrial.services.context import Actor, acting, require, writing
 from physiotrial.services.locking import lock_in_force
 from physiotrial.services.study import study_protocol
 from physiotrial.store import schema
@@ -221,6 +221,10 @@ def analyse(store: Store, actor: str) -> AnalysisResults:
         protocol = study_protocol(connection)
         blinded = not sees_allocation(connection, who)
         frames = _frames(connection, who, protocol)
+    # Every analysis is a look at the data (with arms, for an unblinded role): on the record.
+    note = f"analysis of lock {manifest.lock_id} ({'blinded' if blinded else 'with arms'})"
+    with writing(store, actor, "analyse", reason=note, when_locked=True):
+        pass
     return analyse_trial(frames, protocol, blinded, asdict(manifest))
 
 

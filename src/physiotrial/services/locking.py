@@ -149,6 +149,11 @@ def unlock(store: Store, actor: str, reason: str) -> Manifest:
         current = _current_lock(connection)
         if not study["locked"] or current is None:
             raise ConflictError("the study database is not locked; there is nothing to unlock")
+        if study["unblinded"]:
+            raise ConflictError(
+                "the study was unblinded after this lock; its data stay frozen, because data "
+                "changed while arms are known could no longer be trusted (ICH E9 §5.1)"
+            )
         tx.update(schema.study, study["id"], {"locked": False})
         lifted = {"unlocked_at": tx.at, "unlocked_by": tx.actor, "unlock_reason": reason}
         tx.update(schema.locks, current["id"], lifted)

@@ -324,7 +324,10 @@ def unblind(store: Store, actor: str, study_code: str, reason: str) -> str:
     The reason is required; the look is recorded in ``unblindings`` and in the audit trail.
     """
     why = required_text("reason", reason)
-    with writing(store, actor, "unblind", participant=study_code, reason=why) as (tx, user):
+    with writing(store, actor, "unblind", participant=study_code, reason=why, when_locked=True) as (
+        tx,
+        user,
+    ):
         row = participant_row(tx.connection, study_code)
         allocation = _allocation(tx.connection, row["id"])
         if allocation is None:

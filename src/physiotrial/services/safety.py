@@ -212,7 +212,9 @@ def _session(
     arm: str | None,
 ) -> SessionRecord:
     shown = arm_for(connection, who, arm)
-    hidden = set() if shown is not None else {f.id for f in plan.records if f.unblinded_only}
+    # Only fields the protocol lists are shown (a field dropped by an amendment could be one
+    # that reveals the arm), and blinded roles never see the unblinded_only ones.
+    visible = {f.id for f in plan.records if shown is not None or not f.unblinded_only}
     return SessionRecord(
         **{k: row[k] for k in ("id", "number", "held_on", "entered_by", "entered_at")},
         study_code=study_code,
@@ -220,7 +222,7 @@ def _session(
         plan_name=plan.name,
         of=plan.count,
         delivered=bool(row["delivered"]),
-        details={k: v for k, v in row["details"].items() if k not in hidden},
+        details={k: v for k, v in row["details"].items() if k in visible},
         arm=shown,
         received=None if shown is None else plan.arms.get(shown),
     )

@@ -23,7 +23,7 @@ from physiotrial.core.protocol import Protocol, Role
 from physiotrial.core.protocol_checks import parse_protocol
 from physiotrial.core.randomisation import generate_sequence, sequence_hash
 from physiotrial.errors import ConflictError, NotFoundError, StoreError
-from physiotrial.services.context import writing
+from physiotrial.services.context import SITE_BOUND, writing
 from physiotrial.services.protocols import protocol_text
 from physiotrial.store import schema
 from physiotrial.store.migrate import upgrade
@@ -201,6 +201,10 @@ def add_user(
 ) -> int:
     """A user with a role; coordinators, assessors and therapists may be bound to one site."""
     with writing(store, actor, "user add") as (tx, _):
+        if role in SITE_BOUND and site is None:
+            raise ConflictError(
+                f"a {role.value} works at one site; give the site (user add --site CODE)"
+            )
         site_id = None
         if site is not None:
             site_id = tx.connection.execute(
