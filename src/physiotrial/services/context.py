@@ -104,18 +104,22 @@ def writing(
     reason: str | None = None,
     when_locked: bool = False,
 ) -> Iterator[tuple[Transaction, Actor]]:
-    """Open the write for ``action`` as ``username`` after checking the role may do it."""
-    with store.read() as connection:
-        actor = acting(connection, username)
-    require(actor, action)
+    """Open the write for ``action`` as ``username`` after checking the role may do it.
+
+    The user is looked up inside the write transaction, so a user deactivated or moved to
+    another site by a concurrent write cannot slip through between the check and the write.
+    """
     with store.write(
-        actor=actor.username,
-        role=actor.role.value,
+        actor=username,
+        role="",
         action=action,
         participant=participant,
         reason=reason,
         when_locked=when_locked,
     ) as tx:
+        actor = acting(tx.connection, username)
+        require(actor, action)
+        tx.role = actor.role.value
         yield tx, actor
 
 

@@ -237,8 +237,27 @@ def amend_protocol(store: Store, actor: str, protocol: str, reason: str) -> Stud
         raise ConflictError("a protocol amendment needs a reason (e.g. the ethics approval)")
     text, source = protocol_text(protocol)
     amended = parse_protocol(text, source)
-    with store.read() as connection:
-        current = study_protocol(connection)
+    with writing(store, actor, "protocol amend", reason=reason) as (tx, _):
+        # Checked inside the write: two amendments submitted at once are serialised, and the
+        # second is compared with the first, not with what was current before either.
+        _check_amendment(amended, study_protocol(tx.connection), source)
+        version_id = tx.insert(
+            schema.protocol_versions,
+            {
+                "version": amended.study.version,
+                "text": text,
+                "hash": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "created_at": tx.at,
+                "reason": reason,
+            },
+        )
+        study_id = tx.connection.execute(select(schema.study.c.id)).scalar_one()
+        tx.update(schema.study, study_id, {"protocol_version_id": version_id})
+    return study_info(store)
+
+
+def _check_amendment(amended: Protocol, current: Protocol, source: str) -> None:
+    """Refuse an amendment of another study, of the current version, or touching the sequence."""
     if amended.study.id != current.study.id:
         raise ConflictError(
             f"{source} is protocol {amended.study.id!r}; this study runs {current.study.id!r}"
@@ -255,17 +274,3 @@ def amend_protocol(store: Store, actor: str, protocol: str, reason: str) -> Stud
             f"an amendment may not change {', '.join(changed)}: the sealed randomisation "
             "sequence was generated from them"
         )
-    with writing(store, actor, "protocol amend", reason=reason) as (tx, _):
-        version_id = tx.insert(
-            schema.protocol_versions,
-            {
-                "version": amended.study.version,
-                "text": text,
-                "hash": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                "created_at": tx.at,
-                "reason": reason,
-            },
-        )
-        study_id = tx.connection.execute(select(schema.study.c.id)).scalar_one()
-        tx.update(schema.study, study_id, {"protocol_version_id": version_id})
-    return study_info(store)
