@@ -132,13 +132,17 @@ def _follow_up(outcome: Outcome, baseline: str) -> list[str]:
     return [v for v in outcome.visits if v != baseline]
 
 
+def _in(data: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``data`` that belong to participants of ``population``."""
+    return data[data["study_code"].isin(population["study_code"])]
+
+
 def _within(
     protocol: Protocol, long: Mapping[str, pd.DataFrame], itt: pd.DataFrame, order: list[str]
 ) -> pd.DataFrame:
     rows = []
     for outcome in protocol.outcomes:
-        data = long[outcome.id]
-        data = data[data["study_code"].isin(itt["study_code"])]
+        data = _in(long[outcome.id], itt)
         for visit in _follow_up(outcome, protocol.baseline.code):
             for arm in order:
                 chosen = data[(data["visit"] == visit) & (data["arm"] == arm)]["change"]
@@ -222,8 +226,7 @@ def _repeated(
 ) -> pd.DataFrame:
     frames = []
     for outcome in protocol.outcomes:
-        data = long[outcome.id]
-        data = data[data["study_code"].isin(itt["study_code"])]
+        data = _in(long[outcome.id], itt)
         visits = _follow_up(outcome, protocol.baseline.code)
         table = repeated_differences(
             data, visits, experimental, control, _covariates(protocol), protocol.analysis.alpha
@@ -241,8 +244,7 @@ def _effects(
 ) -> pd.DataFrame:
     rows = []
     for outcome in protocol.outcomes:
-        data = long[outcome.id]
-        data = data[data["study_code"].isin(itt["study_code"])]
+        data = _in(long[outcome.id], itt)
         for visit in _follow_up(outcome, protocol.baseline.code):
             at = data[data["visit"] == visit]
             g = hedges_g(
