@@ -227,18 +227,25 @@ def stratum_of(protocol: Protocol, factor_levels: Mapping[str, str]) -> str:
     randomisation = protocol.randomisation
     if not randomisation.strata:
         return UNSTRATIFIED
-    factors = {f.id: f for f in randomisation.factors}
-    parts: list[str] = []
-    for factor_id in randomisation.strata:
-        levels = factors[factor_id].levels
-        level = factor_levels.get(factor_id)
-        if level not in levels:
-            given = "not given" if level is None else f"{level!r} is not a level"
-            raise RandomisationError(
-                f"stratification factor {factor_id}: {given}; allowed levels: {', '.join(levels)}"
-            )
-        parts.append(f"{factor_id}={level}")
+    parts = [
+        f"{factor_id}={checked_level(protocol, factor_id, factor_levels, 'stratification')}"
+        for factor_id in randomisation.strata
+    ]
     return ";".join(parts)
+
+
+def checked_level(
+    protocol: Protocol, factor_id: str, factor_levels: Mapping[str, str], use: str
+) -> str:
+    """The participant's level of one factor, refused when missing or not a declared level."""
+    levels = next(f.levels for f in protocol.randomisation.factors if f.id == factor_id)
+    level = factor_levels.get(factor_id)
+    if level is None or level not in levels:
+        given = "not given" if level is None else f"{level!r} is not a level"
+        raise RandomisationError(
+            f"{use} factor {factor_id}: {given}; allowed levels: {', '.join(levels)}"
+        )
+    return level
 
 
 def all_strata(protocol: Protocol) -> list[str]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from physiotrial.core.eligibility import all_strata, stratum_of
+from physiotrial.core.eligibility import all_strata, checked_level, stratum_of
 from physiotrial.core.protocol import Protocol
 from physiotrial.errors import RandomisationError
 
@@ -195,18 +195,10 @@ def _settings(protocol: Protocol) -> tuple[tuple[str, ...], float, str]:
 
 def _levels(protocol: Protocol, factor_levels: Mapping[str, str]) -> list[tuple[str, str]]:
     """(factor, level) for each minimisation factor, checked against the protocol's levels."""
-    factors = {f.id: f for f in protocol.randomisation.factors}
-    checked: list[tuple[str, str]] = []
-    for factor_id in _settings(protocol)[0]:
-        allowed = factors[factor_id].levels
-        level = factor_levels.get(factor_id)
-        if level not in allowed:
-            given = "not given" if level is None else f"{level!r} is not a level"
-            raise RandomisationError(
-                f"minimisation factor {factor_id}: {given}; allowed levels: {', '.join(allowed)}"
-            )
-        checked.append((factor_id, level))
-    return checked
+    return [
+        (factor_id, checked_level(protocol, factor_id, factor_levels, "minimisation"))
+        for factor_id in _settings(protocol)[0]
+    ]
 
 
 def _check_arm(protocol: Protocol, arm: str, where: str) -> None:
