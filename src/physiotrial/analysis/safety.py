@@ -15,6 +15,8 @@ import math
 import pandas as pd
 from scipy import stats
 
+from physiotrial.analysis.results import COLUMNS
+
 
 def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     """Exact two-sided CI of k/n; (0, 1 − (α/2)^(1/n)) at k = 0 and so on at k = n."""
@@ -65,19 +67,7 @@ def safety_table(
         with_event = people & set(arm_events["study_code"])
         serious = people & set(arm_events.loc[arm_events["severity"] == "serious", "study_code"])
         rows.append(_row(arm, "participant", len(people), len(with_event), len(serious), alpha))
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "arm",
-            "unit",
-            "denominator",
-            "with_event",
-            "rate",
-            "ci_low",
-            "ci_high",
-            "serious",
-        ],
-    )
+    return pd.DataFrame(rows, columns=list(COLUMNS["safety"]))
 
 
 def _row(arm: str, unit: str, n: int, k: int, serious: int, alpha: float) -> dict[str, object]:

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, select
 from physiotrial import __version__
 from physiotrial.errors import ConflictError
 from physiotrial.services.context import writing
+from physiotrial.services.study import current_protocol_version
 from physiotrial.store import schema
 from physiotrial.store.store import Store, canonical, snapshot
 
@@ -102,15 +103,7 @@ def lock(store: Store, actor: str, reason: str) -> Manifest:
                 "unlock it with a reason before locking again"
             )
         tx.update(schema.study, study["id"], {"locked": True})
-        version = (
-            connection.execute(
-                select(schema.protocol_versions).where(
-                    schema.protocol_versions.c.id == study["protocol_version_id"]
-                )
-            )
-            .mappings()
-            .one()
-        )
+        version = current_protocol_version(connection)
         head = connection.execute(select(schema.audit_head)).mappings().one_or_none()
         digest, counts = data_hash(connection)
         manifest: dict[str, Any] = {

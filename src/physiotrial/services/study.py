@@ -139,15 +139,7 @@ def init_study(
 def study_info(store: Store) -> StudyInfo:
     with store.read() as connection:
         row = _study_row(connection)
-        version = (
-            connection.execute(
-                select(schema.protocol_versions).where(
-                    schema.protocol_versions.c.id == row["protocol_version_id"]
-                )
-            )
-            .mappings()
-            .one()
-        )
+        version = current_protocol_version(connection)
         count = connection.execute(select(func.count()).select_from(schema.participants))
         return StudyInfo(
             study_id=row["study_id"],
@@ -174,15 +166,24 @@ def _study_row(connection: Connection) -> dict[str, Any]:
     return dict(row)
 
 
+def current_protocol_version(connection: Connection) -> dict[str, Any]:
+    """The ``protocol_versions`` row the study currently runs under (text, hash, version)."""
+    row = _study_row(connection)
+    version = (
+        connection.execute(
+            select(schema.protocol_versions).where(
+                schema.protocol_versions.c.id == row["protocol_version_id"]
+            )
+        )
+        .mappings()
+        .one()
+    )
+    return dict(version)
+
+
 def study_protocol(connection: Connection) -> Protocol:
     """The protocol the study currently runs under (parsed once per protocol text)."""
-    row = _study_row(connection)
-    text = connection.execute(
-        select(schema.protocol_versions.c.text).where(
-            schema.protocol_versions.c.id == row["protocol_version_id"]
-        )
-    ).scalar_one()
-    return _parse_cached(text)
+    return _parse_cached(current_protocol_version(connection)["text"])
 
 
 @lru_cache(maxsize=8)
