@@ -20,7 +20,9 @@ coordinator, a data manager): what was wrong, where (file and key, row and item)
     ├── NotFoundError (LookupError)       no such participant, visit, user, site or record
     ├── ConflictError (ValueError)        the write contradicts what is recorded (twice, order)
     ├── PermissionDeniedError (PermissionError)  the acting user's role may not do this
-    └── StudyLockedError (PermissionError)       a write while the database is locked
+    ├── StudyLockedError (PermissionError)       a write while the database is locked
+    └── ModelError (ValueError)           a model formula, data set or covariance structure that
+                                          cannot be fitted (names the term, column or visit)
 
 The CLI prints ``str(error)`` as one line and exits with status 1; it never shows a traceback
 for these.
@@ -118,3 +120,9 @@ class PermissionDeniedError(PhysiotrialError, PermissionError):
 
 class StudyLockedError(PhysiotrialError, PermissionError):
     """A write while the study database is locked for analysis."""
+
+
+class ModelError(PhysiotrialError, ValueError):
+    """A statistical model that cannot be fitted as asked: an unknown column in a formula, a
+    covariance structure with more parameters than the data can estimate, a fit that did not
+    converge. The message names the term, column or visit and what would make it estimable."""

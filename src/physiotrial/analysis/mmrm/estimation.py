@@ -1,0 +1,194 @@
+"""Estimating the covariance parameters: Fisher scoring, then Newton, on the profiled likelihood.
+
+The fixed effects are profiled out (β̂(θ) is generalised least squares at each θ), so only θ is
+iterated. Fisher scoring with the expected information (Jennrich & Schluchter 1986; what SAS PROC
+MIXED does for its first iterations) is robust far from the optimum; near it, Newton steps with the
+analytic observed Hessian converge quadratically, which is
+how the estimates agree with R to 1e-6 and better. Each step is halved until the likelihood
+improves and θ stays inside the parameter space.
+
+Everything is vectorised over a batch of trials that share one design (a single fit is a batch of
+one): each trial iterates until its own Newton decrement is negligible, and only the trials still
+iterating are evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from physiotrial.analysis.mmrm.covariance import Array, Structure
+from physiotrial.analysis.mmrm.likelihood import (
+    Patterns,
+    State,
+    evaluate,
+    gradient,
+    hessian,
+)
+
+MAX_ITERATIONS = 200
+TOLERANCE = 1e-18
+"""Convergence: the Newton decrement gᵀH⁻¹g of −2ℓ below this (θ then stable to ~1e-9)."""
+NEWTON_BELOW = 1e-3
+"""Switch from Fisher scoring to Newton once the decrement is below this."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """How the optimisation ended for one trial."""
+
+    converged: bool
+    iterations: int
+    gradient_norm: float
+    hessian_positive_definite: bool
+    message: str
+
+
+class Model:
+    """θ split over covariance groups, each with its own structure (the same kind for all)."""
+
+    def __init__(self, data: Patterns, structures: list[Structure], reml: bool) -> None:
+        self.data = data
+        self.structures = structures
+        self.reml = reml
+        self.sizes = [s.size for s in structures]
+        self.offsets = np.cumsum([0, *self.sizes])
+
+    def parts(self, theta: Array) -> list[Array]:
+        return [theta[:, self.offsets[g] : self.offsets[g + 1]] for g in range(len(self.sizes))]
+
+    def valid(self, theta: Array) -> NDArray[np.bool_]:
+        ok = np.ones(theta.shape[0], dtype=bool)
+        for s, part in zip(self.structures, self.parts(theta), strict=True):
+            ok &= s.valid(part)
+        return ok
+
+    def sigmas(self, theta: Array) -> Array:
+        parts = self.parts(theta)
+        return np.stack([s.sigma(p) for s, p in zip(self.structures, parts, strict=True)], axis=1)
+
+    def jacobians(self, theta: Array) -> list[Array]:
+        return [s.jacobian(p) for s, p in zip(self.structures, self.parts(theta), strict=True)]
+
+    def seconds(self, theta: Array) -> list[Array]:
+        return [s.second(p) for s, p in zip(self.structures, self.parts(theta), strict=True)]
+
+    def state(self, theta: Array, data: Patterns | None = None) -> State:
+        ok = self.valid(theta)
+        return evaluate(data or self.data, self.sigmas(theta), self.reml, ok)
+
+    def curvature(self, theta: Array, data: Patterns | None = None) -> tuple[Array, Array]:
+        """(observed Hessian, expected information) of −2ℓ per trial, analytic."""
+        chosen = data or self.data
+        state = self.state(theta, chosen)
+        return hessian(chosen, state, self.jacobians(theta), self.seconds(theta), self.reml)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    theta: Array  # (B, m)
+    state: State
+    hessian: Array  # (B, m, m) observed Hessian of −2ℓ
+    diagnostics: list[Diagnostics]
+
+
+def fit(model: Model, start: Array) -> Estimate:
+    """Maximise each trial's (restricted) likelihood from ``start`` (B, m)."""
+    theta = _project(model, start.astype(float))
+    batch = theta.shape[0]
+    objective = model.state(theta).objective
+    decrement = np.full(batch, np.inf)
+    iterations = np.zeros(batch, dtype=np.int64)
+    active = np.flatnonzero(np.isfinite(objective))
+    for _ in range(MAX_ITERATIONS):
+        if active.size == 0:
+            break
+        data = model.data.take(active)
+        here = theta[active]
+        state = model.state(here, data)
+        jac = model.jacobians(here)
+        grad = gradient(state, jac)
+        observed, expected = hessian(data, state, jac, model.seconds(here), model.reml)
+        newton = decrement[active] < NEWTON_BELOW
+        step, solved = _solve(np.where(newton[:, None, None], observed, expected), grad)
+        # A Newton step that fails (Hessian not positive definite) falls back to scoring.
+        fallback = ~solved & newton
+        if fallback.any():
+            step[fallback], solved[fallback] = _solve(expected[fallback], grad[fallback])
+        decrement[active] = np.where(solved, -np.einsum("bj,bj->b", grad, step), np.inf)
+        iterations[active] += 1
+        moving = solved & (decrement[active] >= TOLERANCE)
+        new_theta, new_objective, moved = _line_search(
+            model, data, here, state.objective, np.where(moving[:, None], step, 0.0)
+        )
+        theta[active] = new_theta
+        objective[active] = new_objective
+        keep = moving & moved
+        decrement[active[~solved]] = np.inf
+        active = active[keep]
+    state = model.state(theta)
+    final, _ = model.curvature(theta)
+    grad = gradient(state, model.jacobians(theta))
+    finite = np.all(np.isfinite(final), axis=(1, 2))
+    safe = np.where(finite[:, None, None], final, -np.eye(final.shape[-1]))
+    positive = finite & (np.linalg.eigvalsh(safe)[:, 0] > 0)
+    converged = (decrement < 1e-8) & positive
+    norms = np.linalg.norm(grad, axis=1)
+    diagnostics = [
+        Diagnostics(
+            bool(converged[b]),
+            int(iterations[b]),
+            float(norms[b]),
+            bool(positive[b]),
+            "converged"
+            if converged[b]
+            else "the Hessian of the likelihood is not positive definite at the estimate"
+            if not positive[b]
+            else f"no convergence after {iterations[b]} iterations",
+        )
+        for b in range(batch)
+    ]
+    return Estimate(theta, state, final, diagnostics)
+
+
+def _solve(curvature: Array, grad: Array) -> tuple[Array, NDArray[np.bool_]]:
+    """Newton/scoring steps −H⁻¹g per trial; ``solved`` false where H is not positive definite."""
+    eigen = np.linalg.eigvalsh(curvature)
+    solved = np.all(np.isfinite(grad), axis=1) & (eigen[:, 0] > 1e-12 * np.abs(eigen[:, -1]))
+    safe = np.where(solved[:, None, None], curvature, np.eye(curvature.shape[-1]))
+    step = -np.linalg.solve(safe, np.where(solved[:, None], grad, 0.0)[:, :, None])[:, :, 0]
+    return np.where(solved[:, None], step, 0.0), solved
+
+
+def _line_search(
+    model: Model, data: Patterns, theta: Array, objective: Array, step: Array
+) -> tuple[Array, Array, NDArray[np.bool_]]:
+    """Halve each trial's step until its likelihood does not get worse (at most 40 times)."""
+    out_theta, out_objective = theta.copy(), objective.copy()
+    moved = np.zeros(theta.shape[0], dtype=bool)
+    pending = np.flatnonzero(np.any(step != 0, axis=1))
+    scale = 1.0
+    for _ in range(40):
+        if pending.size == 0:
+            break
+        candidate = _project(model, theta[pending] + scale * step[pending])
+        trial = model.state(candidate, data.take(pending)).objective
+        better = trial <= objective[pending] + 1e-12 * np.abs(objective[pending])
+        accepted = pending[better]
+        out_theta[accepted] = candidate[better]
+        out_objective[accepted] = trial[better]
+        moved[accepted] = True
+        pending = pending[~better]
+        scale /= 2.0
+    return out_theta, out_objective, moved
+
+
+def _project(model: Model, theta: Array) -> Array:
+    """Keep a random-intercept variance at its boundary 0 rather than outside (as lme4 does)."""
+    out = theta.copy()
+    for structure, offset in zip(model.structures, model.offsets[:-1], strict=True):
+        if structure.name == "ri":
+            out[:, offset] = np.maximum(out[:, offset], 0.0)
+    return out
