@@ -112,10 +112,11 @@ def methods_text(protocol: Protocol, blinded: bool) -> str:
         f"Between-group differences ({arms}) at each follow-up visit were estimated by analysis "
         f"of covariance adjusted for {covariates}, with {level}% confidence intervals and "
         f"two-sided tests at alpha = {plan.alpha}.",
-        f"The protocol specifies a {plan.primary_model.upper()} with {plan.covariance} "
-        "covariance as the primary model; until that engine is validated, a linear mixed model "
-        "with a random intercept per participant over the follow-up visits is reported beside "
-        "the ANCOVA.",
+        f"The protocol's repeated-measures model, a mixed model for repeated measures (MMRM) "
+        f"with {plan.covariance} covariance over the follow-up visits, fixed effects baseline "
+        "by visit, arm by visit and the covariates, fitted by REML with Kenward-Roger degrees "
+        "of freedom (falling back to Toeplitz, AR(1) and compound symmetry if a structure "
+        "cannot be estimated), is reported beside the ANCOVA.",
     ]
     if plan.multiplicity != "none":
         text.append(

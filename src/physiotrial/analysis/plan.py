@@ -11,7 +11,7 @@ Signs: every between-group estimate is experimental − control in the outcome's
 pain, negative favours the experimental arm). The ``published`` table instead states the
 difference as the abstract does, as improvement favouring the experimental arm (control −
 experimental for an outcome where higher is worse). Its estimate is the ITT ANCOVA at the primary
-visit: the primary MMRM engine comes later (see :mod:`repeated`).
+visit; the MMRM of :mod:`repeated` is reported beside it.
 
 Blinded analysis: arms are "A" and "B" (the caller's relabelling); A − B is reported, and
 nothing that needs to know which arm is sham (the blinding index, the published comparison) is
@@ -229,7 +229,13 @@ def _repeated(
         data = _in(long[outcome.id], itt)
         visits = _follow_up(outcome, protocol.baseline.code)
         table = repeated_differences(
-            data, visits, experimental, control, _covariates(protocol), protocol.analysis.alpha
+            data,
+            visits,
+            experimental,
+            control,
+            _covariates(protocol),
+            protocol.analysis.alpha,
+            protocol.analysis.covariance,
         )
         frames.append(table.assign(outcome=outcome.id))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,29 +1,29 @@
-"""Repeated measures over the follow-up visits: a linear mixed model with a random intercept.
+"""Repeated measures over the follow-up visits: the protocol's primary model, an MMRM.
 
-The protocol's primary model is an MMRM (unstructured covariance); our own MMRM engine, validated
-against R, comes later (DESIGN.md). Until then this module fits the closest model statsmodels
-offers: ``MixedLM`` (REML) with a random intercept per participant, fixed effects visit, arm,
-arm × visit and the covariates (baseline, sex), and reports the arm difference (experimental −
-control) at each visit as the linear combination arm + arm × visit, with Wald z inference (df is
-reported as NaN: no small-sample df). A random intercept implies compound symmetry, so its SEs
-can differ from the MMRM's when the variance changes across visits; the table's ``model`` column
-says which model produced each row.
+Each outcome's follow-up values are modelled by :func:`physiotrial.analysis.mmrm.fit_mmrm` with
+fixed effects baseline × visit, arm × visit and the other covariates, the protocol's covariance
+structure (unstructured in the reference protocol) fitted by REML, and Kenward–Roger degrees of
+freedom; the arm difference (experimental − control) at each visit is the least-squares-mean
+contrast (Mallinckrodt et al. 2008; the FDA/EMA standard for continuous repeated outcomes).
+
+When the chosen structure cannot be estimated (too few participants at a visit, no convergence)
+the next simpler structure in the usual pre-specified order is used — unstructured, Toeplitz,
+AR(1), compound symmetry — and the table's ``model`` column says which one produced each row.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
-from physiotrial.analysis.ancova import design
+from physiotrial.analysis.mmrm import fit_mmrm
+from physiotrial.errors import ModelError
 
-MODEL = "mixedlm_random_intercept"
+COLUMNS = ["visit", "model", "estimate", "se", "df", "ci_low", "ci_high", "p"]
+FALLBACK = ("us", "toep", "ar1", "cs")
+"""Structures tried in order, starting at the protocol's, when one cannot be estimated."""
+PROTOCOL_NAMES = {"unstructured": "us", "toeplitz": "toep", "ar1": "ar1", "cs": "cs"}
 
 
 def repeated_differences(
@@ -33,41 +33,39 @@ def repeated_differences(
     control: str,
     covariates: Sequence[str] = ("baseline",),
     alpha: float = 0.05,
+    covariance: str = "unstructured",
 ) -> pd.DataFrame:
     """Rows visit, model, estimate, se, df, ci_low, ci_high, p from long ``data``.
 
     ``data``: study_code, arm, visit, value and the covariates. Visits not in ``visits`` and rows
-    with a missing value are dropped; the first visit is the reference of the visit effects.
+    with a missing value are dropped. An empty table when there is too little to fit any model.
     """
-    columns = ["visit", "model", "estimate", "se", "df", "ci_low", "ci_high", "p"]
     used = data[data["arm"].isin([experimental, control]) & data["visit"].isin(visits)]
     used = used.dropna(subset=["value", *covariates]).reset_index(drop=True)
     present = [v for v in visits if v in set(used["visit"])]
     if used["arm"].nunique() < 2 or used["study_code"].nunique() < 4 or not present:
-        return pd.DataFrame(columns=columns)
-    base, names = design(used, experimental, covariates)
-    arm = base[:, 1]
-    extra = []
-    for visit in present[1:]:
-        at = (used["visit"] == visit).to_numpy(float)
-        extra += [at, at * arm]
-    x = np.column_stack([base, *extra]) if extra else base
-    model = sm.MixedLM(used["value"].to_numpy(float), x, groups=used["study_code"].to_numpy())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = model.fit(reml=True)
-    k = x.shape[1]
-    params = np.asarray(fit.fe_params)
-    cov = np.asarray(fit.cov_params())[:k, :k]
-    z = float(stats.norm.ppf(1 - alpha / 2))
-    rows = []
-    for index, visit in enumerate(present):
-        contrast = np.zeros(k)
-        contrast[1] = 1.0
-        if index > 0:
-            contrast[len(names) + 2 * (index - 1) + 1] = 1.0
-        estimate = float(contrast @ params)
-        se = math.sqrt(float(contrast @ cov @ contrast))
-        p = float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else math.nan
-        rows.append([visit, MODEL, estimate, se, math.nan, estimate - z * se, estimate + z * se, p])
-    return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(columns=COLUMNS)
+    formula = _formula(covariates, len(present) > 1)
+    levels = {"arm": (control, experimental), "visit": tuple(present)}
+    start = FALLBACK.index(PROTOCOL_NAMES.get(covariance, covariance))
+    for structure in FALLBACK[start:]:
+        try:
+            fit = fit_mmrm(
+                used, formula, subject="study_code", visit="visit", covariance=structure,
+                levels=levels,
+            )
+        except ModelError:
+            continue
+        table = fit.arm_differences("arm", experimental, control, "kenward_roger", alpha)
+        table = table[table["visit"].isin(present)].assign(model=f"mmrm_{structure}")
+        return table[COLUMNS].reset_index(drop=True)
+    return pd.DataFrame(columns=COLUMNS)
+
+
+def _formula(covariates: Sequence[str], several_visits: bool) -> str:
+    """value ~ baseline * visit + arm * visit + other covariates (no visit terms at one visit)."""
+    terms = []
+    for name in covariates:
+        terms.append(f"{name} * visit" if name == "baseline" and several_visits else name)
+    terms.append("arm * visit" if several_visits else "arm")
+    return "value ~ " + " + ".join(terms)

@@ -61,7 +61,10 @@ RESPONDER_NAMES = {
 MODEL_NAMES = {
     "mmrm": "MMRM",
     "ancova": "ANCOVA",
-    "mixedlm_random_intercept": "Linear mixed model with a random intercept",
+    "mmrm_us": "MMRM (unstructured covariance)",
+    "mmrm_toep": "MMRM (Toeplitz covariance)",
+    "mmrm_ar1": "MMRM (AR(1) covariance)",
+    "mmrm_cs": "MMRM (compound symmetry)",
 }
 
 
