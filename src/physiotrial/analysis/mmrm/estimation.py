@@ -14,7 +14,7 @@ iterating are evaluated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,8 +31,6 @@ from physiotrial.analysis.mmrm.likelihood import (
 MAX_ITERATIONS = 200
 TOLERANCE = 1e-18
 """Convergence: the Newton decrement gᵀH⁻¹g of −2ℓ below this (θ then stable to ~1e-9)."""
-NEWTON_BELOW = 1e-3
-"""Switch from Fisher scoring to Newton once the decrement is below this."""
 
 
 @dataclass(frozen=True)
@@ -95,41 +93,42 @@ class Estimate:
 
 
 def fit(model: Model, start: Array) -> Estimate:
-    """Maximise each trial's (restricted) likelihood from ``start`` (B, m)."""
+    """Maximise each trial's (restricted) likelihood from ``start`` (B, m).
+
+    Newton steps with the observed Hessian where it is positive definite, Fisher scoring
+    otherwise; the state of each accepted step is kept, so each iteration evaluates the
+    likelihood once plus any step halvings.
+    """
     theta = _project(model, start.astype(float))
     batch = theta.shape[0]
-    objective = model.state(theta).objective
+    state = model.state(theta)
     decrement = np.full(batch, np.inf)
     iterations = np.zeros(batch, dtype=np.int64)
-    active = np.flatnonzero(np.isfinite(objective))
+    active = np.flatnonzero(np.isfinite(state.objective))
     for _ in range(MAX_ITERATIONS):
         if active.size == 0:
             break
         data = model.data.take(active)
         here = theta[active]
-        state = model.state(here, data)
+        current = _gather(state, active)
         jac = model.jacobians(here)
-        grad = gradient(state, jac)
-        observed, expected = hessian(data, state, jac, model.seconds(here), model.reml)
-        newton = decrement[active] < NEWTON_BELOW
-        step, solved = _solve(np.where(newton[:, None, None], observed, expected), grad)
-        # A Newton step that fails (Hessian not positive definite) falls back to scoring.
-        fallback = ~solved & newton
-        if fallback.any():
-            step[fallback], solved[fallback] = _solve(expected[fallback], grad[fallback])
+        grad = gradient(current, jac)
+        observed, expected = hessian(data, current, jac, model.seconds(here), model.reml)
+        step, solved = _solve(observed, grad)
+        # Where the observed Hessian is not positive definite, Fisher scoring.
+        scoring = ~solved
+        if scoring.any():
+            step[scoring], solved[scoring] = _solve(expected[scoring], grad[scoring])
         decrement[active] = np.where(solved, -np.einsum("bj,bj->b", grad, step), np.inf)
         iterations[active] += 1
         moving = solved & (decrement[active] >= TOLERANCE)
-        new_theta, new_objective, moved = _line_search(
-            model, data, here, state.objective, np.where(moving[:, None], step, 0.0)
+        new_theta, new_state, moved = _line_search(
+            model, data, here, current, np.where(moving[:, None], step, 0.0)
         )
         theta[active] = new_theta
-        objective[active] = new_objective
-        keep = moving & moved
-        decrement[active[~solved]] = np.inf
-        active = active[keep]
-    state = model.state(theta)
-    final, _ = model.curvature(theta)
+        _scatter(state, active, new_state)
+        active = active[moving & moved]
+    final, _ = hessian(model.data, state, model.jacobians(theta), model.seconds(theta), model.reml)
     grad = gradient(state, model.jacobians(theta))
     finite = np.all(np.isfinite(final), axis=(1, 2))
     safe = np.where(finite[:, None, None], final, -np.eye(final.shape[-1]))
@@ -163,10 +162,11 @@ def _solve(curvature: Array, grad: Array) -> tuple[Array, NDArray[np.bool_]]:
 
 
 def _line_search(
-    model: Model, data: Patterns, theta: Array, objective: Array, step: Array
-) -> tuple[Array, Array, NDArray[np.bool_]]:
+    model: Model, data: Patterns, theta: Array, state: State, step: Array
+) -> tuple[Array, State, NDArray[np.bool_]]:
     """Halve each trial's step until its likelihood does not get worse (at most 40 times)."""
-    out_theta, out_objective = theta.copy(), objective.copy()
+    out_theta, out_state = theta.copy(), _gather(state, np.arange(theta.shape[0]))
+    objective = state.objective
     moved = np.zeros(theta.shape[0], dtype=bool)
     pending = np.flatnonzero(np.any(step != 0, axis=1))
     scale = 1.0
@@ -174,15 +174,26 @@ def _line_search(
         if pending.size == 0:
             break
         candidate = _project(model, theta[pending] + scale * step[pending])
-        trial = model.state(candidate, data.take(pending)).objective
-        better = trial <= objective[pending] + 1e-12 * np.abs(objective[pending])
+        trial = model.state(candidate, data.take(pending))
+        better = trial.objective <= objective[pending] + 1e-12 * np.abs(objective[pending])
         accepted = pending[better]
         out_theta[accepted] = candidate[better]
-        out_objective[accepted] = trial[better]
+        _scatter(out_state, accepted, _gather(trial, np.flatnonzero(better)))
         moved[accepted] = True
         pending = pending[~better]
         scale /= 2.0
-    return out_theta, out_objective, moved
+    return out_theta, out_state, moved
+
+
+def _gather(state: State, rows: NDArray[np.int64]) -> State:
+    """The trials ``rows`` of a batched state (copies)."""
+    return State(*(np.asarray(getattr(state, f.name))[rows] for f in fields(State)))
+
+
+def _scatter(into: State, rows: NDArray[np.int64], part: State) -> None:
+    """Write ``part`` (one row per entry of ``rows``) into the batched state ``into``."""
+    for f in fields(State):
+        getattr(into, f.name)[rows] = getattr(part, f.name)
 
 
 def _project(model: Model, theta: Array) -> Array:

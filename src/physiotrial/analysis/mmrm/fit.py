@@ -201,22 +201,24 @@ def prepare(
     """Check and code the rows: complete cases, one row per participant and visit, full rank."""
     chosen = dict(levels or {})
     frame, dropped = _rows(data, formula, subject, visit, group)
-    visits = tuple(str(v) for v in chosen.get(visit, sorted(frame[visit].astype(str).unique())))
+    visit_text = frame[visit].astype(str)
+    frame[visit] = visit_text
+    codes, seen = pd.factorize(visit_text, sort=True)
+    visits = tuple(str(v) for v in chosen.get(visit, seen))
     chosen.setdefault(visit, visits)
-    unknown = sorted(set(frame[visit].astype(str)) - set(visits))
+    unknown = sorted(set(seen) - set(visits))
     if unknown:
         raise ModelError(f"{visit}: value {unknown[0]!r} is not one of {', '.join(visits)}")
-    frame[visit] = frame[visit].astype(str)
+    visit_codes = np.array([visits.index(v) for v in seen], dtype=np.int64)[codes]
     built, x, y = design(formula, frame, {k: v for k, v in chosen.items() if k in frame.columns})
     if y is None:
         raise ModelError(f"formula {formula!r} has no response; write it as 'y ~ terms'")
     _check_rank(x, built.columns)
     person_codes, people = pd.factorize(frame[subject], sort=False)
-    lookup = {v: i for i, v in enumerate(visits)}
-    visit_codes = frame[visit].map(lookup).to_numpy(dtype=np.int64)
-    groups, group_codes = _groups(frame, subject, group, chosen)
     person = person_codes.astype(np.int64)
-    within = tuple(_varies_within(x[:, j], person) for j in range(x.shape[1]))
+    _check_one_row_each(frame, subject, visit, person, visit_codes, len(visits))
+    groups, group_codes = _groups(frame, subject, group, chosen)
+    within = _varies_within(x, person)
     return Prepared(
         frame,
         built,
@@ -252,14 +254,25 @@ def _rows(
     words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
     used = [c for c in data.columns if c in words or c in needed]
     frame = data[used].dropna().reset_index(drop=True)
-    doubled = frame.duplicated([subject, visit])
-    if doubled.any():
+    return frame, len(data) - len(frame)
+
+
+def _check_one_row_each(
+    frame: pd.DataFrame,
+    subject: str,
+    visit: str,
+    person: np.ndarray,
+    visit_codes: np.ndarray,
+    t: int,
+) -> None:
+    cell = person * t + visit_codes
+    if len(np.unique(cell)) < len(cell):
+        doubled = pd.Series(cell).duplicated().to_numpy()
         row = frame[doubled].iloc[0]
         raise ModelError(
             f"participant {row[subject]!r} has more than one row at {visit} {row[visit]!r}; "
             "give one row per participant and visit"
         )
-    return frame, len(data) - len(frame)
 
 
 def _groups(
@@ -282,6 +295,8 @@ def _groups(
 def _check_rank(x: Array, columns: Sequence[str]) -> None:
     """Name the columns that are linear combinations of earlier ones (not estimable)."""
     gram = x.T @ x
+    if np.linalg.matrix_rank(gram) == gram.shape[0]:
+        return
     kept: list[int] = []
     aliased: list[str] = []
     for j in range(gram.shape[0]):
@@ -364,8 +379,8 @@ def _empirical(data: Patterns) -> Array:
     return out
 
 
-def _varies_within(column: Array, person: np.ndarray) -> bool:
-    """True when a fixed-effect column takes more than one value within some participant."""
+def _varies_within(x: Array, person: np.ndarray) -> tuple[bool, ...]:
+    """For each fixed-effect column: does it take more than one value within some participant?"""
     first = np.full(int(person.max()) + 1, -1, dtype=np.int64)
     first[person[::-1]] = np.arange(len(person))[::-1]
-    return bool(np.any(column != column[first[person]]))
+    return tuple(bool(v) for v in np.any(x != x[first[person]], axis=0))

@@ -293,12 +293,13 @@ def kenward_roger_middle(
     vj = _restricted(data, jacobians)
     blocks = w @ vj @ w
     right = vj @ w  # Vₗ W
-    mixed = np.einsum("bjl,blpik->bjpik", weights, right)  # Σₗ Wⱼₗ VₗW
-    q_blocks = np.einsum("bjpik,bjpkm->bpim", blocks, mixed)  # Σⱼₗ Wⱼₗ WVⱼW VₗW
+    batch, m = weights.shape[:2]
+    mixed = (weights @ right.reshape(batch, m, -1)).reshape(right.shape)  # Σₗ Wⱼₗ VₗW
+    q_blocks = (blocks @ mixed).sum(axis=1)  # Σⱼₗ Wⱼₗ WVⱼW VₗW
     b = _products(data, blocks)
     phi = state.a_inv
-    weighted_b = np.einsum("bjl,bluv->bjuv", weights, b)
-    bpb = np.einsum("bjuv,bvw,bjwx->bux", b, phi, weighted_b)
+    weighted_b = (weights @ b.reshape(batch, m, -1)).reshape(b.shape)
+    bpb = (b @ phi[:, None] @ weighted_b).sum(axis=1)
     middle = _products(data, q_blocks) - bpb
     offset = 0
     for g, second in enumerate(seconds):
