@@ -35,3 +35,15 @@ def test_readme_command_has_help(words: tuple[str, ...]) -> None:
     result = CliRunner().invoke(app, [*path, "--help"])
     assert result.exit_code == 0, (words, result.output)
     assert "Usage" in result.output
+
+
+def test_readme_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's Python block runs as written, from the repository root."""
+    block = README.split("```python\n", 1)[1].split("```", 1)[0]
+    root = Path(__file__).resolve().parents[1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "average" in printed
+    assert "converged" in printed

@@ -51,7 +51,11 @@ def repeated_differences(
     for structure in FALLBACK[start:]:
         try:
             fit = fit_mmrm(
-                used, formula, subject="study_code", visit="visit", covariance=structure,
+                used,
+                formula,
+                subject="study_code",
+                visit="visit",
+                covariance=structure,
                 levels=levels,
             )
         except ModelError:

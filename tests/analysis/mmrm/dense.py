@@ -101,4 +101,6 @@ class Dense:
         adjusted = phi + 2 * phi @ total @ phi
         variance = float(row @ adjusted @ row)
         grad = np.array([row @ phi @ p_j[j] @ phi @ row for j in range(size)])
-        return math.sqrt(variance), 2 * variance**2 / float(grad @ cov_theta @ grad)
+        # pbkrtest's Lb_ddf: Θ = Lᵀ(LΦLᵀ)⁻¹L with the unadjusted Φ; for one row df = 2/A₁
+        unadjusted = float(row @ phi @ row)
+        return math.sqrt(variance), 2 * unadjusted**2 / float(grad @ cov_theta @ grad)

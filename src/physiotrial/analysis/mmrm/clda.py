@@ -55,7 +55,9 @@ def clda_frame(
             "something the follow-up visits do not use"
         )
     people = data.drop_duplicates(subject)[[subject, arm, baseline, *keep]]
-    first = people.assign(**{visit: baseline_visit, response: people[baseline]})
+    first = people.copy()
+    first[visit] = baseline_visit
+    first[response] = people[baseline]
     follow = data[[subject, arm, baseline, *keep, visit, response]]
     frame = pd.concat([first, follow], ignore_index=True)
     frame[visit] = frame[visit].astype(str)

@@ -63,11 +63,11 @@ class Structure:
         if self.name in ("cs", "ri"):
             return ("tau", "sigma2")
         if self.name in ("csh", "arh1"):
-            return (*(f"sigma2_{v}" for v in visits), "rho")
+            return (*(f"{v}:{v}" for v in visits), "rho")
         if self.name == "ar1":
             return ("sigma2", "rho")
         if self.name == "toep":
-            return tuple(f"gamma{lag}" for lag in range(self.t))
+            return tuple(f"lag{lag}" for lag in range(self.t))
         return ("g11", "g21", "g22", "sigma2")
 
     # -- Σ(θ) and its derivatives, batched over trials: θ is (B, size) ----------------------

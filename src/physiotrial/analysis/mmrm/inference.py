@@ -6,9 +6,11 @@ Degrees of freedom for a contrast L β̂ (one row):
   inverse observed information (Satterthwaite 1946; Giesbrecht & Burns 1985; as lmerTest and
   the R ``mmrm`` package compute it). The SE is the model-based √v.
 - ``kenward_roger``: the SE from the adjusted covariance Φ_A = Φ + 2Λ, Λ = Φ{Σⱼₗ Wⱼₗ(Qⱼₗ −
-  PⱼΦPₗ − ¼Rⱼₗ)}Φ with W the inverse expected information, and for one row ν = 2(LΦ_ALᵀ)² /
-  (gᵀWg) — Kenward & Roger (1997), eqs. (2)–(5) and their F-approximation with r = 1, where
-  the scale factor λ is exactly 1 (as pbkrtest computes it).
+  PⱼΦPₗ − ¼Rⱼₗ)}Φ with W the inverse expected information (Kenward & Roger 1997, eqs. 2–5),
+  and the df of their F-approximation with r = 1, where the scale factor λ is exactly 1 and
+  ν = 2/A₁ = 2(LΦLᵀ)² / (gᵀWg). Θ in A₁ is built from the unadjusted Φ, as pbkrtest's
+  ``Lb_ddf`` does (R's emmeans with mode "kenward-roger"); building it from Φ_A instead gives
+  df up to a few per cent higher at small n.
 - ``residual``: N − k; ``between_within``: SAS DDFM=BETWITHIN — participants − between-participant
   columns for contrasts of effects constant within a participant, N − participants − within
   columns otherwise.
@@ -98,7 +100,7 @@ def estimate_rows(
         return value, np.sqrt(variance), nu
     adjusted, expected = terms.kenward_roger()
     adjusted_variance = np.einsum("rk,bkl,rl->br", rows, adjusted, rows)
-    nu = 2.0 * adjusted_variance**2 / np.einsum("brj,bjl,brl->br", grad, expected, grad)
+    nu = 2.0 * variance**2 / np.einsum("brj,bjl,brl->br", grad, expected, grad)
     return value, np.sqrt(adjusted_variance), nu
 
 
