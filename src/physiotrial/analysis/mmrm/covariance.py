@@ -122,12 +122,12 @@ class Structure:
         out[:, t] = sd[:, :, None] * sd[:, None, :] * dcorr
         return out
 
-    def second(self, theta: Array) -> Array:
-        """d²Σ/dθⱼdθₗ: (B, size, size, t, t); zero for the linear structures."""
+    def second(self, theta: Array) -> Array | None:
+        """d²Σ/dθⱼdθₗ: (B, size, size, t, t); None for the linear structures (all zero)."""
+        if self.linear:
+            return None
         t = self.t
         out = np.zeros((theta.shape[0], self.size, self.size, t, t))
-        if self.linear:
-            return out
         for j in range(self.size):
             h = 1e-6 * np.maximum(1.0, np.abs(theta[:, j]))
             up, down = theta.copy(), theta.copy()

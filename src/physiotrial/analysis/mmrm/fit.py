@@ -253,7 +253,9 @@ def _rows(
         )
     words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
     used = [c for c in data.columns if c in words or c in needed]
-    frame = data[used].dropna().reset_index(drop=True)
+    complete = ~np.column_stack([data[c].isna().to_numpy() for c in used]).any(axis=1)
+    frame = data.loc[complete, used] if not complete.all() else data[used].copy()
+    frame.index = pd.RangeIndex(len(frame))
     return frame, len(data) - len(frame)
 
 
@@ -372,7 +374,10 @@ def _empirical(data: Patterns) -> Array:
         counts = np.einsum(
             "p,pa,pb->ab", data.count[members], data.mask[members], data.mask[members]
         )
-        cov = rr[:, members].sum(axis=1) / np.maximum(counts, 1.0)
+        # OLS residuals are short of the errors by the k fitted effects: rescale by N / (N − k)
+        # (the REML correction of a residual variance) so the start is nearer the optimum.
+        inflate = data.n_obs / max(data.n_obs - data.k, 1)
+        cov = inflate * rr[:, members].sum(axis=1) / np.maximum(counts, 1.0)
         values, vectors = np.linalg.eigh(cov)
         floor = np.maximum(values.max(axis=1, keepdims=True) * 1e-3, 1e-8)
         out[:, g] = (vectors * np.maximum(values, floor)[:, None, :]) @ vectors.transpose(0, 2, 1)

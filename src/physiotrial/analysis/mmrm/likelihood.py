@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,16 +58,18 @@ class Patterns:
     def t(self) -> int:
         return int(self.mask.shape[1])
 
-    @property
+    @cached_property
     def flat(self) -> Array:
         """XX as a (P·t·t, k·k) matrix: contractions with it are matrix products (BLAS)."""
         p, t, k = self.xx.shape[0], self.t, self.k
         return self.xx.reshape(p * t * t, k * k)
 
     def take(self, trials: NDArray[np.int64]) -> Patterns:
+        if len(trials) == self.xy.shape[0] and np.all(trials == np.arange(len(trials))):
+            return self
         return replace(self, xy=self.xy[trials], yy=self.yy[trials])
 
-    @property
+    @cached_property
     def outer(self) -> NDArray[np.bool_]:
         return self.mask[:, :, None] & self.mask[:, None, :]
 
@@ -249,7 +252,7 @@ def _information(data: Patterns, state: State, blocks: Array, vj: Array, reml: b
 
 
 def hessian(
-    data: Patterns, state: State, jacobians: list[Array], seconds: list[Array], reml: bool
+    data: Patterns, state: State, jacobians: list[Array], seconds: list[Array | None], reml: bool
 ) -> tuple[Array, Array]:
     """(observed Hessian, expected information) of −2ℓ in θ, analytically: (B, m, m) each.
 
@@ -271,9 +274,9 @@ def hessian(
     uphiu = u @ state.a_inv @ u.transpose(0, 2, 1)
     observed = -expected + 2.0 * (s1 - uphiu)
     offset = 0
-    for g, second in enumerate(seconds):
-        size = second.shape[1]
-        if np.any(second):
+    for g, (second, jac) in enumerate(zip(seconds, jacobians, strict=True)):
+        size = jac.shape[1]
+        if second is not None:
             block = np.einsum("bjlik,bik->bjl", second, state.e[:, g])
             observed[:, offset : offset + size, offset : offset + size] += block
         offset += size
@@ -281,7 +284,7 @@ def hessian(
 
 
 def kenward_roger_middle(
-    data: Patterns, state: State, jacobians: list[Array], seconds: list[Array], weights: Array
+    data: Patterns, state: State, jacobians: list[Array], seconds: list[Array | None], weights: Array
 ) -> Array:
     """Σⱼₗ Wⱼₗ (Qⱼₗ − PⱼΦPₗ − ¼Rⱼₗ) of Kenward & Roger (1997, eq. 4), (B, k, k).
 
@@ -302,9 +305,9 @@ def kenward_roger_middle(
     bpb = (b @ phi[:, None] @ weighted_b).sum(axis=1)
     middle = _products(data, q_blocks) - bpb
     offset = 0
-    for g, second in enumerate(seconds):
-        size = second.shape[1]
-        if np.any(second):
+    for g, (second, jac) in enumerate(zip(seconds, jacobians, strict=True)):
+        size = jac.shape[1]
+        if second is not None:
             part = weights[:, offset : offset + size, offset : offset + size]
             combined = np.einsum("bjl,bjlik->bik", part, second)  # Σⱼₗ Wⱼₗ ∂²Σ/∂θⱼ∂θₗ
             keep = (data.group == g)[:, None, None] & data.outer
