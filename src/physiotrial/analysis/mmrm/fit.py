@@ -254,7 +254,7 @@ def _rows(
     words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
     used = [c for c in data.columns if c in words or c in needed]
     complete = ~np.column_stack([data[c].isna().to_numpy() for c in used]).any(axis=1)
-    frame = data.loc[complete, used] if not complete.all() else data[used].copy()
+    frame = data[used][complete] if not complete.all() else data[used].copy()
     frame.index = pd.RangeIndex(len(frame))
     return frame, len(data) - len(frame)
 

@@ -284,7 +284,11 @@ def hessian(
 
 
 def kenward_roger_middle(
-    data: Patterns, state: State, jacobians: list[Array], seconds: list[Array | None], weights: Array
+    data: Patterns,
+    state: State,
+    jacobians: list[Array],
+    seconds: list[Array | None],
+    weights: Array,
 ) -> Array:
     """Σⱼₗ Wⱼₗ (Qⱼₗ − PⱼΦPₗ − ¼Rⱼₗ) of Kenward & Roger (1997, eq. 4), (B, k, k).
 
