@@ -254,7 +254,8 @@ def _rows(
     words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
     used = [c for c in data.columns if c in words or c in needed]
     complete = ~np.column_stack([data[c].isna().to_numpy() for c in used]).any(axis=1)
-    frame = data[used][complete] if not complete.all() else data[used].copy()
+    selected: pd.DataFrame = data[used]
+    frame = selected[complete] if not complete.all() else selected.copy()
     frame.index = pd.RangeIndex(len(frame))
     return frame, len(data) - len(frame)
 
