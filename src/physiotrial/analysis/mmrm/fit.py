@@ -255,7 +255,7 @@ def _rows(
     used = [c for c in data.columns if c in words or c in needed]
     complete = ~np.column_stack([data[c].isna().to_numpy() for c in used]).any(axis=1)
     selected: pd.DataFrame = data[used]
-    frame = selected.loc[complete] if not complete.all() else selected.copy()
+    frame = selected.iloc[np.flatnonzero(complete)] if not complete.all() else selected.copy()
     frame.index = pd.RangeIndex(len(frame))
     return frame, len(data) - len(frame)
 
