@@ -208,8 +208,10 @@ def test_complete_data_give_b_zero_and_the_direct_fit() -> None:
     direct = fit_mmrm(complete, FORMULA, levels=ARMS).arm_differences().set_index("visit")
     assert list(pooled.index) == ["V1", "V2", "V3", "V4", "average"]
     for visit, row in pooled.iterrows():
-        assert row["b"] == 0.0
-        assert row["riv"] == row["lambda"] == 0.0
+        # identical sets fitted in one batch: zero up to rounding in the last bits
+        assert abs(row["b"]) < 1e-20 * row["estimate"] ** 2
+        assert abs(row["riv"]) < 1e-15
+        assert abs(row["lambda"]) < 1e-15
         assert row["estimate"] == pytest.approx(direct.loc[visit, "estimate"], rel=1e-12)
         assert row["se"] == pytest.approx(direct.loc[visit, "se"], rel=1e-12)
         # Barnard-Rubin with lambda floored at 1e-4, as mice: a little below dfcom

@@ -142,4 +142,17 @@ def methods_text(protocol: Protocol, blinded: bool) -> str:
         f"The protocol plans to handle missing data {strategy}; the ANCOVA tables here use "
         "every participant with the visit observed (available cases)."
     )
+    imputation = (
+        f"For the primary outcome, missing follow-up values were multiply imputed under MAR "
+        f"({plan.missing_data.imputations} imputations, by arm from a multivariate normal model "
+        "with unstructured covariance), each completed data set analysed by the same MMRM and "
+        "the results pooled by Rubin's rules with Barnard-Rubin degrees of freedom"
+    )
+    if "tipping_point" in plan.missing_data.sensitivity and not blinded:
+        imputation += (
+            "; departures from MAR were explored by adding a penalty delta to the experimental "
+            "arm's imputed values, in steps of an eighth of the baseline SD, to find the tipping "
+            "point at which the primary difference is no longer significant"
+        )
+    text.append(imputation + ".")
     return " ".join(text)

@@ -21,6 +21,7 @@ computed.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,7 @@ from physiotrial.analysis.responders import (
 )
 from physiotrial.analysis.results import COLUMNS, AnalysisResults
 from physiotrial.analysis.safety import safety_table
+from physiotrial.analysis.sensitivity import missing_data_sensitivity
 from physiotrial.core.instruments import Direction, get_instrument
 from physiotrial.core.protocol import Outcome, Protocol
 
@@ -94,6 +96,7 @@ def analyse_trial(
     ancova_table = _ancova(protocol, long, populations, experimental, control)
     tables["ancova"] = ancova_table
     tables["repeated"] = _repeated(protocol, long, itt, experimental, control)
+    tables["sensitivity"] = _missing_data(protocol, long, itt, experimental, control, blinded)
     tables["effects"] = _effects(protocol, long, itt, experimental, control)
     tables["responders"] = _responders(protocol, long, itt, experimental, control)
     tables["blinding"] = pd.DataFrame() if blinded else _blinding(protocol, frames, itt)
@@ -239,6 +242,34 @@ def _repeated(
         )
         frames.append(table.assign(outcome=outcome.id))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _missing_data(
+    protocol: Protocol,
+    long: Mapping[str, pd.DataFrame],
+    itt: pd.DataFrame,
+    experimental: str,
+    control: str,
+    blinded: bool,
+) -> pd.DataFrame:
+    """MI under MAR and, if planned, the tipping point (not blinded: it must know which arm is
+    experimental), for the primary outcome; the seed is fixed by the study id (reproducible)."""
+    plan = protocol.analysis
+    outcome = protocol.primary_outcome
+    return missing_data_sensitivity(
+        long[outcome.id],
+        itt,
+        _follow_up(outcome, protocol.baseline.code),
+        plan.primary_contrast.visit,
+        experimental,
+        control,
+        _covariates(protocol),
+        imputations=plan.missing_data.imputations,
+        seed=zlib.crc32(protocol.study.id.encode()),
+        tipping="tipping_point" in plan.missing_data.sensitivity and not blinded,
+        covariance=plan.covariance,
+        alpha=plan.alpha,
+    )
 
 
 def _effects(

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from physiotrial.analysis.mmrm import fit_mmrm
+from physiotrial.analysis.mmrm import fit_batch, fit_mmrm
 from physiotrial.analysis.mmrm.fit import DfMethod
 from physiotrial.errors import ModelError
 
@@ -183,13 +183,18 @@ def pool_completed(
     """
     numbers = sorted(completed[IMPUTATION].unique()) if IMPUTATION in completed else []
     check_m(len(numbers))
-    results = []
-    for number in numbers:
-        fit = fit_mmrm(
-            completed[completed[IMPUTATION] == number], formula, subject=subject, visit=visit,
-            covariance=covariance, group=group, levels=levels,
-        )  # fmt: skip
-        results.append(fit.arm_differences(arm, experimental, control, df=df, alpha=alpha))
+    sets = [completed[completed[IMPUTATION] == number] for number in numbers]
+    results = None if group else _batched(
+        sets, formula, subject, visit, arm, experimental, control, levels, covariance, df, alpha
+    )  # fmt: skip
+    if results is None:
+        results = []
+        for one in sets:
+            fit = fit_mmrm(
+                one, formula, subject=subject, visit=visit, covariance=covariance, group=group,
+                levels=levels,
+            )  # fmt: skip
+            results.append(fit.arm_differences(arm, experimental, control, df=df, alpha=alpha))
     rows = []
     for label in results[0]["visit"]:
         per = pd.concat([r[r["visit"] == label] for r in results])
@@ -202,6 +207,42 @@ def pool_completed(
         pooled["t"] = pooled.pop("statistic")
         rows.append({"visit": label, **pooled})
     return pd.DataFrame(rows)[POOLED_COLUMNS]
+
+
+def _batched(
+    sets: list[pd.DataFrame],
+    formula: str,
+    subject: str,
+    visit: str,
+    arm: str,
+    experimental: str,
+    control: str,
+    levels: Mapping[str, Sequence[str]] | None,
+    covariance: str,
+    df: DfMethod,
+    alpha: float,
+) -> list[pd.DataFrame] | None:
+    """Every completed set in one :func:`fit_batch` call when they share their design rows
+    (they do when imputation fills one participant × visit grid): the same numbers as one fit
+    per set, much faster. None when the designs differ."""
+    outcome = formula.split("~", 1)[0].strip()
+    design = sets[0].drop(columns=[IMPUTATION, outcome]).reset_index(drop=True)
+    for one in sets[1:]:
+        if not one.drop(columns=[IMPUTATION, outcome]).reset_index(drop=True).equals(design):
+            return None
+    responses = np.vstack([one[outcome].to_numpy(float) for one in sets])
+    if not np.all(np.isfinite(responses)):
+        return None
+    chosen = (levels or {}).get(visit) or sorted(design[visit].astype(str).unique())
+    labels = [str(v) for v in chosen] + (["average"] if len(chosen) > 1 else [])
+    table = fit_batch(
+        sets[0].drop(columns=[IMPUTATION]).reset_index(drop=True), responses, formula,
+        subject=subject, visit=visit, covariance=covariance, levels=levels, arm=arm,
+        experimental=experimental, control=control, at=labels, df=df, alpha=alpha,
+    )  # fmt: skip
+    if not table["converged"].all():
+        return None
+    return [part.drop(columns=["trial", "converged"]) for _, part in table.groupby("trial")]
 
 
 def check_m(m: int) -> None:

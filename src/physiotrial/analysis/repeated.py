@@ -45,7 +45,7 @@ def repeated_differences(
     present = [v for v in visits if v in set(used["visit"])]
     if used["arm"].nunique() < 2 or used["study_code"].nunique() < 4 or not present:
         return pd.DataFrame(columns=COLUMNS)
-    formula = _formula(covariates, len(present) > 1)
+    formula = mmrm_formula(covariates, len(present) > 1)
     levels = {"arm": (control, experimental), "visit": tuple(present)}
     start = FALLBACK.index(PROTOCOL_NAMES.get(covariance, covariance))
     for structure in FALLBACK[start:]:
@@ -66,7 +66,7 @@ def repeated_differences(
     return pd.DataFrame(columns=COLUMNS)
 
 
-def _formula(covariates: Sequence[str], several_visits: bool) -> str:
+def mmrm_formula(covariates: Sequence[str], several_visits: bool) -> str:
     """value ~ baseline * visit + arm * visit + other covariates (no visit terms at one visit)."""
     terms = []
     for name in covariates:

@@ -34,6 +34,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     # Repeated-measures model across follow-up visits: the difference at each visit.
     "repeated": ("outcome", "visit", "model", "estimate", "se", "df", "ci_low", "ci_high", "p"),
+    # Missing-data sensitivity of the primary outcome: MI under MAR, delta-adjusted MI (MNAR) per
+    # delta and the tipping point (delta only).
+    "sensitivity": ("analysis", "visit", "delta", "estimate", "se", "df", "ci_low", "ci_high", "p"),
     # Standardised effect of the change from baseline (Hedges' g, experimental − control).
     "effects": ("outcome", "visit", "hedges_g", "ci_low", "ci_high"),
     # Responders: proportions per arm, risk difference and NNT with 95% CIs.

@@ -193,6 +193,35 @@ def _sensitivity_rows(
                 span=5,
             )
         )
+    return rows + _missing_data_rows(results, visit)
+
+
+def _missing_data_rows(results: AnalysisResults, visit: str) -> list[Row]:
+    """Multiple imputation under MAR and the tipping point (MNAR), when the plan ran them."""
+    table = _rows(results.table("sensitivity"), visit=visit)
+    rows = []
+    for _, r in table[table["analysis"] == "mi_mar"].iterrows():
+        rows.append(
+            Row(
+                (
+                    "Multiple imputation under MAR, MMRM pooled by Rubin's rules",
+                    estimate(r["estimate"], r["ci_low"], r["ci_high"]),
+                    pvalue(r["p"]),
+                ),
+                span=5,
+            )
+        )
+    tested = table[table["analysis"] == "delta_adjusted"]["delta"]
+    arm = arm_label(results, results.experimental)
+    for _, r in table[table["analysis"] == "tipping_point"].iterrows():
+        if pd.isna(r["delta"]):
+            largest = tested.abs().max()
+            way = "added to" if tested.max() > 0 else "subtracted from"
+            shift = f"not reached; still p < 0.05 with {num(largest)} {way} {arm}'s imputed values"
+        else:
+            way = "added to" if r["delta"] > 0 else "subtracted from"
+            shift = f"{num(abs(r['delta']))} {way} {arm}'s imputed values"
+        rows.append(Row((f"Tipping point (MNAR, delta-adjusted imputation): {shift}",), span=7))
     return rows
 
 

@@ -48,18 +48,18 @@ def fit_batch(
     arm: str = "arm",
     experimental: str = "DN",
     control: str = "SHAM",
-    at: str | None = None,
+    at: str | Sequence[str] | None = None,
     df: DfMethod = "kenward_roger",
     alpha: float = 0.05,
     workers: int | None = None,
 ) -> pd.DataFrame:
-    """The primary contrast of every trial: one row per row of ``responses``.
+    """The arm difference of every trial: one row per row of ``responses`` and visit asked.
 
     ``data`` holds the design rows (its response column is ignored, but must be present for the
     formula); ``responses`` is (trials, len(data)) aligned with them. ``at`` names the visit of
-    the contrast (default the last; ``"average"`` for the mean over visits); ``workers`` the
-    threads fitting chunks of trials (default: one per core). Columns: estimate, se, df, t, p,
-    ci_low, ci_high, converged.
+    the contrast, or several (default the last; ``"average"`` for the mean over visits);
+    ``workers`` the threads fitting chunks of trials (default: one per core). Columns: trial,
+    visit, estimate, se, df, t, p, ci_low, ci_high, converged (trial-major order).
     """
     values = np.asarray(responses, dtype=float)
     if values.ndim != 2 or values.shape[1] != len(data):
@@ -82,7 +82,10 @@ def fit_batch(
         prepared.x, values[:1], prepared.person, prepared.visit_index, prepared.group_index, t, 1
     )
     _check_estimable(template, structures, prepared.visits, prepared.groups, prepared.x.shape[1])
-    row = _contrast_row(prepared.design, prepared.frame, visit, arm, experimental, control, at)
+    wanted: list[str | None] = [at] if isinstance(at, str) or at is None else list(at)
+    labels, rows = _contrast_rows(
+        prepared.design, prepared.frame, visit, arm, experimental, control, wanted
+    )
     counts = Counts(len(prepared.frame), prepared.n_participants, prepared.within)
 
     def one_chunk(first: int) -> pd.DataFrame:
@@ -92,11 +95,11 @@ def fit_batch(
         )
         model = Model(data_patterns, structures, method == "REML")
         estimate = fit(model, start(data_patterns, structures))
-        value, se, nu = estimate_rows(
-            Terms(model, estimate), estimate.state.beta, counts, row[None], df
-        )
-        table = summarise(value[:, 0], se[:, 0], nu[:, 0], alpha)
-        table["converged"] = _converged(estimate)
+        value, se, nu = estimate_rows(Terms(model, estimate), estimate.state.beta, counts, rows, df)
+        table = summarise(value.ravel(), se.ravel(), nu.ravel(), alpha)
+        table.insert(0, "visit", labels * len(chunk))
+        table.insert(0, "trial", np.repeat(np.arange(first, first + len(chunk)), len(labels)))
+        table["converged"] = np.repeat(_converged(estimate), len(labels))
         return table
 
     # numpy releases the GIL in its array loops and linear algebra: chunks run on every core.
@@ -109,18 +112,20 @@ def _converged(estimate: Estimate) -> Array:
     return np.array([d.converged for d in estimate.diagnostics])
 
 
-def _contrast_row(
+def _contrast_rows(
     design: Design,
     frame: pd.DataFrame,
     visit: str,
     arm: str,
     experimental: str,
     control: str,
-    at: str | None,
-) -> Array:
-    """The experimental − control row at visit ``at``, built as for a single fit."""
+    wanted: list[str | None],
+) -> tuple[list[str], Array]:
+    """The experimental − control rows at the visits asked, built as for a single fit."""
     rows, visits = difference_rows(design, frame, visit, arm, experimental, control)
-    chosen = at or visits[-2 if visits[-1] == "average" else -1]
-    if chosen not in visits:
-        raise ModelError(f"visit {chosen!r} is not one of {', '.join(visits)}")
-    return np.asarray(rows[visits.index(chosen)])
+    last = visits[-2 if visits[-1] == "average" else -1]
+    labels = [w or last for w in wanted]
+    for chosen in labels:
+        if chosen not in visits:
+            raise ModelError(f"visit {chosen!r} is not one of {', '.join(visits)}")
+    return labels, np.asarray(rows[[visits.index(c) for c in labels]])
