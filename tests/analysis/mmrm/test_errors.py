@@ -96,3 +96,11 @@ def test_rows_with_a_missing_value_are_left_out_and_counted() -> None:
     assert fewer.dropped_rows == 2
     assert fewer.n_obs == full.n_obs - 2
     assert fewer.loglik != full.loglik
+
+
+def test_the_callers_data_frame_is_left_untouched() -> None:
+    frame = data("mmrm_tiny").set_index("id", drop=False)
+    frame.loc[frame.index[0], "y"] = float("nan")
+    before = frame.copy()
+    fit_mmrm(frame, FORMULA, levels=LEVELS)
+    pd.testing.assert_frame_equal(frame, before)

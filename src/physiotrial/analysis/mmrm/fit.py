@@ -253,9 +253,9 @@ def _rows(
         )
     words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
     used = [c for c in data.columns if c in words or c in needed]
-    complete = ~np.column_stack([data[c].isna().to_numpy() for c in used]).any(axis=1)
-    selected: pd.DataFrame = data[used]
-    frame = selected.iloc[np.flatnonzero(complete)] if not complete.all() else selected.copy()
+    selected: pd.DataFrame = data[used]  # a new frame: writing to it leaves ``data`` alone
+    complete = ~selected.isna().to_numpy().any(axis=1)
+    frame = selected if complete.all() else selected.iloc[np.flatnonzero(complete)]
     frame.index = pd.RangeIndex(len(frame))
     return frame, len(data) - len(frame)
 
