@@ -162,3 +162,25 @@ def test_random_intercept_and_compound_symmetry_agree_when_tau_is_positive() -> 
     assert cs.theta["tau"] > 0
     assert np.allclose(cs.theta.to_numpy(), ri.theta.to_numpy(), rtol=1e-9)
     assert cs.loglik == pytest.approx(ri.loglik, rel=1e-12)
+
+
+def test_simple_df_methods_follow_their_definitions() -> None:
+    fit = _fit("us")
+    k = len(fit.coefficients)
+    within = [name for name, w in zip(fit.coefficients.index, fit.within, strict=True) if w]
+    between = [name for name, w in zip(fit.coefficients.index, fit.within, strict=True) if not w]
+    # visit terms vary within a participant; intercept, baseline, arm and site do not
+    assert "visitV2" in within
+    assert "visitV2:armDN" in within
+    assert set(between) == {"(Intercept)", "baseline", "armDN", "siteS2", "siteS3"}
+    residual = fit.contrast({"armDN": 1.0}, df="residual")
+    assert residual["df"] == fit.n_obs - k
+    arm_only = fit.contrast({"armDN": 1.0}, df="between_within")
+    assert arm_only["df"] == fit.n_participants - len(between)
+    at_v4 = fit.contrast({"armDN": 1.0, "visitV4:armDN": 1.0}, df="between_within")
+    assert at_v4["df"] == fit.n_obs - fit.n_participants - len(within)
+    # the SE is the model-based one whatever the df method
+    assert residual["se"] == pytest.approx(fit.se["armDN"], rel=1e-12)
+    assert at_v4["estimate"] == pytest.approx(
+        fit.coefficients["armDN"] + fit.coefficients["visitV4:armDN"], rel=1e-12
+    )
