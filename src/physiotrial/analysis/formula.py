@@ -117,6 +117,12 @@ def design(
 # Data: a column as floats (numeric) or as codes 0..k-1 of its levels (factor)
 
 
+def variables(formula: str) -> tuple[str, ...]:
+    """The columns a formula reads (response first), e.g. to select and check rows before
+    :func:`design`."""
+    return _parse(formula).variables
+
+
 def _variable(
     frame: pd.DataFrame, name: str, wanted: Levels | None, factor: bool | None, fixed: bool = False
 ) -> tuple[np.ndarray, Levels | None]:

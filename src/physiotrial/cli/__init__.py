@@ -15,6 +15,7 @@ from physiotrial.cli import (
     demo,
     enrolment,
     instruments,
+    mmrm,
     protocol,
     report,
     simulate,
@@ -39,6 +40,7 @@ analysis.register(app)
 demo.register(app)
 simulate.register(app)
 report.register(app)
+mmrm.register(app)
 
 
 @app.command("version")

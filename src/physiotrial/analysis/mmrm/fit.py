@@ -10,7 +10,6 @@ missing value in any variable of the model are left out and counted in ``dropped
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from physiotrial.analysis.formula import Design, design
+from physiotrial.analysis.formula import Design, design, variables
 from physiotrial.analysis.mmrm.covariance import Array, Structure, structure
 from physiotrial.analysis.mmrm.estimation import Diagnostics, Estimate, Model, fit
 from physiotrial.analysis.mmrm.likelihood import Patterns, patterns
@@ -251,8 +250,14 @@ def _rows(
             f"column {missing[0]!r} is not in the data; columns are "
             f"{', '.join(map(str, data.columns))}"
         )
-    words = set(re.findall(r"[A-Za-z_.][A-Za-z0-9_.]*", formula))
-    used = [c for c in data.columns if c in words or c in needed]
+    named = variables(formula)
+    unknown = [v for v in named if v not in data.columns]
+    if unknown:
+        raise ModelError(
+            f"the formula uses {unknown[0]!r}, which is not a column of the data; columns are "
+            f"{', '.join(map(str, data.columns))}"
+        )
+    used = [c for c in data.columns if c in named or c in needed]
     selected: pd.DataFrame = data[used]  # a new frame: writing to it leaves ``data`` alone
     complete = ~selected.isna().to_numpy().any(axis=1)
     frame = selected if complete.all() else selected.iloc[np.flatnonzero(complete)]
