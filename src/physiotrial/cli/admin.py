@@ -1,4 +1,5 @@
-"""Data manager commands: ``lock``, ``unlock``, ``export DIR`` and ``audit verify | log``.
+"""Data manager commands: ``lock``, ``unlock``, ``export DIR``, ``audit verify | log`` and
+``user password NAME`` (which any user may run for themself).
 
 ``audit verify`` is the tamper check of DESIGN.md ("physiotrial audit verify detects any edit"):
 it exits 0 and says how much it checked when the record is intact, and exits 1 naming the first
@@ -7,6 +8,7 @@ problem (then every other one) when anything was changed outside physiotrial.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -21,6 +23,8 @@ from physiotrial.cli.common import (
     study_store,
 )
 from physiotrial.cli.errors import fail, reports_errors
+from physiotrial.cli.study import users
+from physiotrial.services.access import set_password
 from physiotrial.services.audit import audit_log, verify_audit
 from physiotrial.services.export import export
 from physiotrial.services.locking import lock, unlock
@@ -35,6 +39,7 @@ def register(app: typer.Typer) -> None:
     app.command("unlock")(unlock_command)
     app.command("export")(export_command)
     app.add_typer(audit, name="audit")
+    users.command("password")(password_command)
 
 
 @reports_errors
@@ -155,3 +160,23 @@ def log_command(
         for e in entries
     ]
     emit(entries, as_json, "\n".join(lines) if lines else "no audit rows match")
+
+
+@reports_errors
+def password_command(
+    username: str = typer.Argument(..., help="Whose password: yours, or anyone's (data manager)."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+    actor: ActAs = ...,  # type: ignore[assignment]
+    study: StudyDir = Path("."),
+    database: Database = None,
+) -> None:
+    """Set a password (asked twice, hidden); ends the user's sessions and lifts a lockout."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with study_store(study, database) as store:
+        set_password(store, actor, username, password)
+    typer.echo(f"password set for {username}; their sessions have ended")

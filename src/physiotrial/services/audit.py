@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, select
 
 from physiotrial.core.randomisation import Slot, generate_sequence, sequence_hash
 from physiotrial.errors import ConflictError, ProtocolError, RandomisationError
+from physiotrial.services.access import credential_problems
 from physiotrial.services.context import acting, require
 from physiotrial.services.study import study_protocol
 from physiotrial.store import schema
@@ -78,6 +79,7 @@ def verify_audit(store: Store, actor: str) -> AuditReport:
         problems += verify_data(connection, snapshot)
         slots = _stored_slots(connection)
         problems += _seal_problems(connection, slots)
+        problems += credential_problems(connection)
         audit_rows = connection.execute(select(func.count()).select_from(schema.audit))
         data_rows = sum(
             int(connection.execute(select(func.count()).select_from(t)).scalar_one())

@@ -49,8 +49,18 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "analyse": frozenset({D, S}),
     "audit": frozenset({D}),
     "verify": frozenset({D, S}),
+    "set password": frozenset({C, A, T, S, D}),
+    "end sessions": frozenset({C, A, T, S, D}),
+    "use api tokens": frozenset({C, A, T, S, D}),
+    "manage other users": frozenset({D}),
+    "give links": frozenset({C, A}),
 }
-"""Action → roles allowed to perform it (DESIGN.md, "Users and what they do")."""
+"""Action → roles allowed to perform it (DESIGN.md, "Users and what they do").
+
+Web access (services/access.py): every staff role may ``set password``, ``end sessions`` and ``use
+api tokens`` for itself; doing so for another user is to ``manage other users``, the data
+manager's. Participants have no account: a coordinator or an assessor of their site may ``give
+links``, one-time links to the participant's self-report forms."""
 
 SITE_BOUND = frozenset({C, A, T})
 """Roles that may act only on participants of their own site."""

@@ -13,6 +13,12 @@ Design choices that the trial's integrity rests on:
   holds the newest hash and is the row every write locks first, which serialises writers.
 - Times are ISO-8601 UTC text (``...Z``) so that values read back identically on both backends
   and hash the same.
+- Sign-in secrets never reach the audit trail, whose snapshots hold every column of a row:
+  password hashes live in ``credentials``, outside ``AUDITED`` (like the seed in ``secrets``),
+  written only inside an audited write whose audited ``user_access`` row carries the hash's
+  SHA-256 seal. ``users.password_hash`` (revision 0001) is never written: dropping it, or adding
+  columns to ``users``, would make every existing user row differ from its audit snapshot.
+  API tokens and one-time links are kept only as SHA-256 digests of random 256-bit tokens.
 """
 
 from __future__ import annotations
@@ -118,8 +124,45 @@ users = Table(
     Column("role", String(20), nullable=False),
     Column("site_id", ForeignKey("sites.id"), nullable=True),
     Column("active", Boolean, nullable=False, default=True),
-    Column("password_hash", Text, nullable=True),
+    Column("password_hash", Text, nullable=True),  # unused: hashes live in ``credentials``
     Column("created_at", String(32), nullable=False),
+)
+
+user_access = Table(
+    "user_access",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True, autoincrement=False),
+    Column("session_epoch", Integer, nullable=False, default=0),
+    Column("failed_sign_ins", Integer, nullable=False, default=0),
+    Column("locked_until", String(32), nullable=True),
+    Column("password_set_at", String(32), nullable=True),
+    Column("password_seal", String(64), nullable=True),
+)
+"""Sign-in state of a user, created at the first password, failed sign-in or logout-everywhere.
+
+``session_epoch`` is in every signed session cookie; raising it ends every session at once.
+``password_seal`` is the SHA-256 of the user's ``credentials.password_hash``: audited, so a hash
+swapped in behind physiotrial's back no longer matches it and cannot be used to sign in."""
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("user_id", ForeignKey("users.id"), primary_key=True, autoincrement=False),
+    Column("password_hash", Text, nullable=False),
+)
+"""argon2id password hashes (PHC strings). Not audited row by row: see ``user_access``."""
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("label", Text, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=True),
+    Column("revoked_at", String(32), nullable=True),
+    Column("revoked_by", String(80), nullable=True),
 )
 
 participants = Table(
@@ -297,6 +340,20 @@ unblindings = Table(
     *_entered(),
 )
 
+participant_links = Table(
+    "participant_links",
+    metadata,
+    _id(),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _participant(),
+    Column("visit_id", ForeignKey("visits.id"), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("used_at", String(32), nullable=True),
+)
+"""One-time links: a participant fills their own self-report forms of one visit, once."""
+
 audit = Table(
     "audit",
     metadata,
@@ -338,8 +395,16 @@ AUDITED: tuple[Table, ...] = (
     dispositions,
     locks,
     unblindings,
+    user_access,
+    api_tokens,
+    participant_links,
 )
 """Every table whose rows must match the audit trail (``audit verify`` checks each row).
 
 ``sequence_slots`` is not here: it is sealed by ``study.sequence_hash`` (itself audited), which
-``audit verify`` recomputes, so the audit log need not carry the whole allocation sequence."""
+``audit verify`` recomputes, so the audit log need not carry the whole allocation sequence.
+``credentials`` is not here either: its hashes are sealed by ``user_access.password_seal``."""
+
+ACCESS_STATE: tuple[Table, ...] = (user_access, api_tokens)
+"""Audited tables that hold who may sign in, not trial data. They change while the study is
+locked (a failed sign-in, a revoked token), so a hash of the locked trial data leaves them out."""
