@@ -18,6 +18,7 @@ from physiotrial.cli import (
     mmrm,
     protocol,
     report,
+    serve,
     simulate,
     study,
 )
@@ -41,6 +42,7 @@ demo.register(app)
 simulate.register(app)
 report.register(app)
 mmrm.register(app)
+serve.register(app)
 
 
 @app.command("version")

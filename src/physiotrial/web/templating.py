@@ -1,0 +1,45 @@
+"""Server-rendered pages: Jinja2 templates (autoescaped) with what every page needs.
+
+Every page gets the signed-in user (``actor``, or None) and the session's CSRF token
+(``csrf_token``), which ``base.html`` puts in a ``<meta>`` tag and in ``hx-headers`` for htmx, and
+which every form includes as the hidden field ``csrf_token`` (``{{ csrf_field() }}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+STATIC = HERE / "static"
+CSRF_FIELD = "csrf_token"
+"""The hidden form field that carries the CSRF token (csrf.py reads it)."""
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of the request's session ('' when there is none yet)."""
+    session = getattr(request.state, "session", None)
+    return str(session.csrf) if session is not None else ""
+
+
+def render(
+    request: Request, name: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+) -> Response:
+    token = csrf_token(request)
+    hidden = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(token))
+    values = {
+        "actor": getattr(request.state, "actor", None),
+        "csrf_token": token,
+        "csrf_field": lambda: hidden,
+        **(context or {}),
+    }
+    response = TEMPLATES.TemplateResponse(request, name, values, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
