@@ -33,7 +33,7 @@ from physiotrial.services.session import open_study
 from physiotrial.settings import Settings
 from physiotrial.web import errors
 from physiotrial.web.deps import WebState
-from physiotrial.web.routes import api, pages
+from physiotrial.web.routes import api, enrolment, links, pages, participants, visits
 from physiotrial.web.sessions import COOKIE, SessionCodec
 from physiotrial.web.templating import STATIC
 
@@ -95,6 +95,10 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(enrolment.router)
+    app.include_router(participants.router)
+    app.include_router(visits.router)
+    app.include_router(links.router)
     return app
 
 
