@@ -16,15 +16,11 @@ SQLite study in tmp_path, with the real clock.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from physiotrial.core.instruments import get_instrument
 from physiotrial.services.access import self_report
@@ -34,22 +30,14 @@ from physiotrial.web.app import create_app
 from physiotrial.web.forms import measure_form
 from tests.report.test_browser import ARGS, CHROMIUM, _require_chromium
 from tests.services.helpers_capture import enrol, make_study
-from tests.services.test_blinding_matrix import ARM_WORDS
+from tests.web.browser import WIDTH, check_page, serving
 from tests.web.conftest import PASSWORD, SECRET
 from tests.web.test_forms import PROTOCOL, valid_text
 
-WIDTH = 768
-TOUCH = 44
 TARGETS = "main button, main .button, main label.choice, main input[type=text], main summary"
 BASELINE = PROTOCOL.visit("BL").measures
 PROMS = self_report(PROTOCOL, "BL")
 TESTS = tuple(m for m in BASELINE if m not in PROMS)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -62,42 +50,11 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Any, str]]:
     code = enrol(store)
     set_password(store, "dm", "assessor", PASSWORD)
     app = create_app(tmp_path, url, secret=SECRET)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn stopped"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", store, code
+        with serving(app) as base:
+            yield base, store, code
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
         store.close()
-
-
-def _check_page(page: Any, shots: Path, name: str) -> None:
-    """Screenshot; no sideways scrolling at 768 px; every field labelled; big touch targets;
-    no arm word in what the page shows or holds."""
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, name
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-             .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
-             .map(e => e.name || e.id)"""
-    )
-    assert unlabelled == [], (name, unlabelled)
-    small = page.evaluate(
-        """([selector, least]) => [...document.querySelectorAll(selector)]
-             .filter(e => e.getBoundingClientRect().height < least)
-             .map(e => e.outerHTML.slice(0, 80))""",
-        [TARGETS, TOUCH],
-    )
-    assert small == [], (name, small)
-    assert not ARM_WORDS.search(page.content()), name
 
 
 def _mark_line(page: Any, field_id: str, fraction: float) -> None:
@@ -141,14 +98,14 @@ def test_assessor_records_baseline_and_participant_fills_proms_by_link(
             staff.get_by_label("Password").fill(PASSWORD)
             staff.get_by_role("button", name="Sign in").click()
             staff.wait_for_url(visit)
-            _check_page(staff, tmp_path, "01-visit-empty")
+            check(staff, tmp_path, "01-visit-empty")
 
             staff.get_by_role("button", name="one-time link").click()
             link = staff.locator("#link-url").get_attribute("href")
             assert link
             assert "/link/" in link
             assert staff.locator(".qr svg").is_visible()
-            _check_page(staff, tmp_path, "02-link-given")
+            check(staff, tmp_path, "02-link-given")
 
             staff.goto(visit)
             _fill(staff, "tug", skip=frozenset({"tug.time_s"}))
@@ -159,7 +116,7 @@ def test_assessor_records_baseline_and_participant_fills_proms_by_link(
             assert staff.locator("#f-tug-time_s").input_value() == "quick"
             assert staff.locator('input[name="tug.walking_aid"][value="0"]').is_checked()
             staff.locator("#m-tug").scroll_into_view_if_needed()
-            _check_page(staff, tmp_path, "03-visit-error")
+            check(staff, tmp_path, "03-visit-error")
             for measure in TESTS:
                 _fill(staff, measure)
                 staff.locator(f"#m-{measure}").get_by_role("button", name="Save").click()
@@ -171,27 +128,27 @@ def test_assessor_records_baseline_and_participant_fills_proms_by_link(
             assert "Questionnaire 1 of" in participant.content()
             participant.get_by_role("button", name="Next").click()  # the line untouched
             assert "nothing is answered yet" in participant.content()
-            _check_page(participant, tmp_path, "04-link-untouched-vas")
+            check(participant, tmp_path, "04-link-untouched-vas")
             for number, measure in enumerate(PROMS, start=1):
                 assert f"Questionnaire {number} of {len(PROMS)}" in participant.content()
                 _fill(participant, measure)
                 if number == 1:
                     shown = participant.locator(".vas-value").inner_text()
                     assert shown.endswith("mm"), shown
-                    _check_page(participant, tmp_path, "05-link-vas-marked")
+                    check(participant, tmp_path, "05-link-vas-marked")
                 if measure == "womac":
-                    _check_page(participant, tmp_path, "06-link-womac")
+                    check(participant, tmp_path, "06-link-womac")
                 last = number == len(PROMS)
                 participant.get_by_role("button", name="Send" if last else "Next").click()
             assert "Your answers are saved" in participant.content()
-            _check_page(participant, tmp_path, "07-link-done")
+            check(participant, tmp_path, "07-link-done")
             participant.goto(link)
             assert "already been used" in participant.content()
-            _check_page(participant, tmp_path, "08-link-replay")
+            check(participant, tmp_path, "08-link-replay")
 
             staff.goto(visit)
             assert f"{len(BASELINE)} of {len(BASELINE)} measures recorded" in staff.content()
-            _check_page(staff, tmp_path, "09-visit-complete")
+            check(staff, tmp_path, "09-visit-complete")
         finally:
             browser.close()
     assert errors == []
@@ -200,3 +157,7 @@ def test_assessor_records_baseline_and_participant_fills_proms_by_link(
     vas = response_history(store, "dm", (code, "BL", "vas_max"))[-1]
     assert vas.entered_by == "participant-link"
     assert 30 <= vas.answers["mm"] <= 50, vas.answers  # marked at 40 % of the line
+
+
+def check(page: Any, shots: Path, name: str) -> None:
+    check_page(page, shots, name, TARGETS, blinded=True)

@@ -12,16 +12,12 @@ SQLite study in tmp_path, with the real clock.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from physiotrial.services.access import set_password
 from physiotrial.services.capture import correct, record
@@ -30,11 +26,10 @@ from physiotrial.web.app import create_app
 from tests.report.test_browser import ARGS, CHROMIUM, _require_chromium
 from tests.services.helpers_capture import DAY0, ELIGIBLE, arm_of, enrol, make_study
 from tests.services.test_blinding_matrix import ARM_WORDS
+from tests.web.browser import WIDTH, check_page, serving
 from tests.web.conftest import PASSWORD, SECRET
 from tests.web.test_enrolment_pages import ARM_NAMES, NEEDLING, form_answers
 
-WIDTH = 768
-TOUCH = 44
 TARGETS = (
     ", ".join(
         f"main {kind}"
@@ -42,12 +37,6 @@ TARGETS = (
     )
     + ", main summary"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -62,40 +51,11 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     for username in ("coord", "therapist"):
         set_password(store, "dm", username, PASSWORD)
     app = create_app(tmp_path, url, secret=SECRET)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn stopped"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", store
+        with serving(app) as base:
+            yield base, store
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
         store.close()
-
-
-def _check_page(page: Any, shots: Path, name: str) -> None:
-    """Screenshot; no sideways scrolling at 768 px; every field labelled; big touch targets."""
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, name
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-             .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
-             .map(e => e.name)"""
-    )
-    assert unlabelled == [], (name, unlabelled)
-    small = page.evaluate(
-        """([selector, least]) => [...document.querySelectorAll(selector)]
-             .filter(e => e.getBoundingClientRect().height < least)
-             .map(e => e.outerHTML.slice(0, 80))""",
-        [TARGETS, TOUCH],
-    )
-    assert small == [], (name, small)
 
 
 def _sign_in(page: Any, base: str, username: str) -> None:
@@ -123,7 +83,7 @@ def test_coordinator_screens_and_consents_therapist_randomises(
             coordinator.on("pageerror", lambda e: errors.append(str(e)))
             _sign_in(coordinator, base, "coord")
             coordinator.goto(f"{base}/enrolment/screen")
-            _check_page(coordinator, shots, "1-screening-form")
+            check(coordinator, shots, "1-screening-form")
             coordinator.get_by_label("Full name").fill("Ana Pérez")
             coordinator.get_by_label("female").check()
             for criterion, answer in form_answers(ELIGIBLE).items():
@@ -137,16 +97,16 @@ def test_coordinator_screens_and_consents_therapist_randomises(
             assert "age: 'sixty' is not a number" in error.inner_text()
             assert coordinator.locator("#q-age").input_value() == "sixty"
             assert coordinator.get_by_label("Full name").input_value() == "Ana Pérez"
-            _check_page(coordinator, shots, "2-screening-error")
+            check(coordinator, shots, "2-screening-error")
             coordinator.locator("#q-age").fill("63")
             coordinator.locator("#q-age").press("Enter")  # submit from the keyboard
             coordinator.wait_for_url(f"{base}/enrolment/SEV-002")
             assert coordinator.locator("#decision").inner_text() == "Eligible"
-            _check_page(coordinator, shots, "3-eligible-consent-form")
+            check(coordinator, shots, "3-eligible-consent-form")
             coordinator.get_by_label("Consent form version").fill("2.1")
             coordinator.get_by_role("button", name="Record consent").click()
             assert "Consented on" in coordinator.locator("#consent-given").inner_text()
-            _check_page(coordinator, shots, "4-consented")
+            check(coordinator, shots, "4-consented")
 
             therapist = browser.new_context(viewport={"width": WIDTH, "height": 1024}).new_page()
             therapist.on("pageerror", lambda e: errors.append(str(e)))
@@ -157,22 +117,22 @@ def test_coordinator_screens_and_consents_therapist_randomises(
                 therapist.keyboard.press("Enter")  # keyboard reachable
             arm = arm_of(store, "SEV-002")
             assert ARM_NAMES[arm] in therapist.locator("#allocation").inner_text()
-            _check_page(therapist, shots, "5-randomised-therapist")
+            check(therapist, shots, "5-randomised-therapist")
             therapist.goto(f"{base}/participants/SEV-001")
-            _check_page(therapist, shots, "6-participant-therapist")
+            check(therapist, shots, "6-participant-therapist")
 
             coordinator.goto(f"{base}/participants/SEV-002")
             assert "randomised" in coordinator.locator("#status").inner_text()
             assert not ARM_WORDS.search(coordinator.content())
-            _check_page(coordinator, shots, "7-participant-coordinator-new")
+            check(coordinator, shots, "7-participant-coordinator-new")
             coordinator.goto(f"{base}/participants/SEV-001")
             assert not ARM_WORDS.search(coordinator.content())
-            _check_page(coordinator, shots, "8-participant-coordinator")
+            check(coordinator, shots, "8-participant-coordinator")
             coordinator.get_by_text("Answers and history (2 versions)").click()
             assert (
                 "reason: stopwatch misread" in coordinator.locator("#response-BL-tug").inner_text()
             )
-            _check_page(coordinator, shots, "9-participant-history-open")
+            check(coordinator, shots, "9-participant-history-open")
             coordinator.goto(f"{base}/enrolment/screen")
             coordinator.get_by_label("Full name").fill("Luis Gómez")
             coordinator.get_by_label("male", exact=True).check()
@@ -188,8 +148,12 @@ def test_coordinator_screens_and_consents_therapist_randomises(
             reasons = coordinator.get_by_role("list", name="Reasons").inner_text()
             assert "age 47 years: below the minimum of 50 years" in reasons
             assert "anticoagulants yes: excluded" in reasons
-            _check_page(coordinator, shots, "10-ineligible")
+            check(coordinator, shots, "10-ineligible")
         finally:
             browser.close()
     assert errors == []
     assert len(list(shots.glob("*.png"))) == 10
+
+
+def check(page: Any, shots: Path, name: str) -> None:
+    check_page(page, shots, name, TARGETS)
