@@ -24,27 +24,29 @@ from physiotrial.errors import (
 )
 from physiotrial.services import access
 from physiotrial.services.access import (
-    DONE_LINK,
     LINK_USER,
-    UNKNOWN_LINK,
-    USED_LINK,
     WRONG,
     authenticate,
-    create_participant_link,
     credential_problems,
     end_sessions,
-    finish_participant_link,
     issue_api_token,
     list_api_tokens,
-    open_participant_link,
     revoke_api_token,
     session_epoch,
     set_password,
-    submit_participant_link,
     user_for_token,
 )
 from physiotrial.services.audit import audit_log, verify_audit
 from physiotrial.services.context import Actor
+from physiotrial.services.links import (
+    DONE_LINK,
+    UNKNOWN_LINK,
+    USED_LINK,
+    create_participant_link,
+    finish_participant_link,
+    open_participant_link,
+    submit_participant_link,
+)
 from physiotrial.services.locking import data_hash, lock
 from physiotrial.services.session import open_study
 from physiotrial.store import schema

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from physiotrial.core.instruments import get_instrument
-from physiotrial.services.access import self_report
 from physiotrial.services.capture import response_history
+from physiotrial.services.links import self_report
 from physiotrial.services.schedule import participant_visits
 from physiotrial.web.app import create_app
 from physiotrial.web.forms import measure_form

@@ -10,8 +10,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from physiotrial.services.access import self_report
 from physiotrial.services.capture import response_history
+from physiotrial.services.links import self_report
 from tests.services.helpers_capture import enrol
 from tests.services.test_blinding_matrix import ARM_WORDS
 from tests.web.conftest import Page, Site, csrf_of, sign_in

@@ -1,7 +1,7 @@
 """The participant's one-time link: ``/link/{token}`` opens their self-report forms, no sign-in.
 
 Everything about the participant and the visit comes from the stored link
-(``services.access.open_participant_link`` / ``submit_participant_link``): the page posts only
+(``services.links.open_participant_link`` / ``submit_participant_link``): the page posts only
 the token (in its path), the measure and the answers, and the service refuses a measure the
 link does not open. Forms are shown one at a time, in protocol order; after the last one the
 service marks the link used, so opening it again (replay) is refused. An unknown, used or expired
@@ -22,7 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from physiotrial.core.instruments import get_instrument
 from physiotrial.errors import AnswerError, PermissionDeniedError
-from physiotrial.services.access import (
+from physiotrial.services.links import (
     LinkTarget,
     finish_participant_link,
     open_participant_link,

@@ -11,7 +11,7 @@ of :data:`SCORES_SHOWN_TO` (staff who work with visits; a participant on a link 
 A correction posts the whole form with a reason (``capture.correct``).
 
 A coordinator or assessor can give the participant a one-time link to the visit's self-report
-forms (``access.create_participant_link``): the page shows its URL once, with a QR code (inline
+forms (``links.create_participant_link``): the page shows its URL once, with a QR code (inline
 SVG made by segno, so the tablet's camera can open it).
 """
 
@@ -28,7 +28,6 @@ from markupsafe import Markup
 from physiotrial.core.instruments import get_instrument
 from physiotrial.core.protocol import Protocol, Role
 from physiotrial.errors import AnswerError, ConflictError
-from physiotrial.services.access import create_participant_link, self_report
 from physiotrial.services.capture import (
     RATER_ROLES,
     RecordedResponse,
@@ -37,6 +36,7 @@ from physiotrial.services.capture import (
     response_history,
 )
 from physiotrial.services.context import PERMISSIONS, Actor
+from physiotrial.services.links import create_participant_link, self_report
 from physiotrial.services.schedule import VisitView, participant_visits
 from physiotrial.services.study import study_protocol
 from physiotrial.web.csrf import HTML_ROUTER_DEPENDENCIES
