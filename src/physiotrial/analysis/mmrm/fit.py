@@ -200,9 +200,11 @@ def prepare(
     """Check and code the rows: complete cases, one row per participant and visit, full rank."""
     chosen = dict(levels or {})
     frame, dropped = _rows(data, formula, subject, visit, group)
-    visit_text = frame[visit].astype(str)
-    frame[visit] = visit_text
-    codes, seen = pd.factorize(visit_text, sort=True)
+    raw = frame[visit].to_numpy()
+    text = raw.astype(str)
+    if not np.array_equal(raw, text):  # e.g. numeric visit codes: the formula sees text levels
+        frame[visit] = text
+    seen, codes = np.unique(text, return_inverse=True)
     visits = tuple(str(v) for v in chosen.get(visit, seen))
     chosen.setdefault(visit, visits)
     unknown = sorted(set(seen) - set(visits))

@@ -25,11 +25,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from physiotrial.analysis.formula import Design
 from physiotrial.analysis.mmrm.covariance import Array
@@ -125,8 +125,10 @@ def summarise(value: Array, se: Array, nu: Array, alpha: float) -> pd.DataFrame:
     """t, two-sided p and the (1 − alpha) CI from estimates, SEs and df (arrays of one shape)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         t_value = np.where(se > 0, value / se, np.nan)
-    p = 2.0 * stats.t.sf(np.abs(t_value), nu)
-    half = stats.t.ppf(1.0 - alpha / 2.0, nu) * se
+    # Student t tail and quantile straight from scipy.special (what scipy.stats.t calls, without
+    # its per-call argument handling, which costs more than the arithmetic here)
+    p = 2.0 * special.stdtr(nu, -np.abs(t_value))
+    half = special.stdtrit(nu, 1.0 - alpha / 2.0) * se
     return pd.DataFrame(
         {
             "estimate": value,
@@ -175,6 +177,14 @@ def grid_rows(design: Design, frame: pd.DataFrame, by: Sequence[str]) -> tuple[p
 
     ``frame`` holds the rows fitted (numeric covariates are set at their mean over them).
     """
+    rows = grid_matrix(design, frame, by)
+    levels = design.levels
+    order = list(itertools.product(*(levels[b] for b in by)))
+    return pd.DataFrame(order, columns=list(by)), rows
+
+
+def grid_matrix(design: Design, frame: pd.DataFrame, by: Sequence[str]) -> Array:
+    """The L rows of :func:`grid_rows`, one per combination of ``by`` (last factor fastest)."""
     levels = dict(design.levels)
     missing = [b for b in by if b not in levels]
     if missing:
@@ -186,20 +196,18 @@ def grid_rows(design: Design, frame: pd.DataFrame, by: Sequence[str]) -> tuple[p
     numeric = sorted(v for v in variables if v not in levels)
     factors = list(levels)
     codes = np.array(list(itertools.product(*(range(len(levels[f])) for f in factors))))
-    grid = pd.DataFrame(
-        {f: np.asarray(levels[f], dtype=object)[codes[:, i]] for i, f in enumerate(factors)}
-    )
+    columns: dict[str, Any] = {
+        f: np.asarray(levels[f], dtype=object)[codes[:, i]] for i, f in enumerate(factors)
+    }
     for name in numeric:
-        grid[name] = float(frame[name].astype(float).mean())
-    encoded = design.encode(grid)
+        columns[name] = np.full(len(codes), frame[name].to_numpy(dtype=float).mean())
+    encoded = design.encode(pd.DataFrame(columns))
     positions = [factors.index(b) for b in by]
     sizes = [len(levels[b]) for b in by]
     cell = np.ravel_multi_index(tuple(codes[:, i] for i in positions), sizes)
     total = np.zeros((int(np.prod(sizes)), encoded.shape[1]))
     np.add.at(total, cell, encoded)
-    rows = total / np.bincount(cell, minlength=total.shape[0])[:, None]
-    order = list(itertools.product(*(levels[b] for b in by)))
-    return pd.DataFrame(order, columns=list(by)), rows
+    return np.asarray(total / np.bincount(cell, minlength=total.shape[0])[:, None])
 
 
 def lsmeans(fit: MmrmFit, by: Sequence[str], df: DfMethod, alpha: float = 0.05) -> pd.DataFrame:
@@ -229,7 +237,7 @@ def difference_rows(
         if name not in levels[arm]:
             raise ModelError(f"{arm} {name!r} is not one of {', '.join(levels[arm])}")
     by = [arm, visit] if visit in levels else [arm]
-    _, rows = grid_rows(design, frame, by)
+    rows = grid_matrix(design, frame, by)
     arms = list(levels[arm])
     n_visits = len(levels[visit]) if visit in levels else 1
     grid = rows.reshape(len(arms), n_visits, -1)
