@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from physiotrial.services.recruitment import recruitment
-from physiotrial.services.schedule import due_visits
+from physiotrial.services.schedule import DueVisit, due_visits
 from physiotrial.services.study import study_info
 from physiotrial.web.deps import ApiActor, web_state
 
@@ -84,22 +84,9 @@ class Study(_Out):
     recruitment: Recruitment
 
 
-class DueVisit(_Out):
-    site: str
-    study_code: str
-    code: str
-    name: str
-    kind: str
-    planned: date
-    opens: date
-    closes: date
-    status: str
-    days_left: int
-
-
 class DueList(_Out):
     today: date
-    visits: list[DueVisit]
+    visits: list[DueVisit]  # the service's own dataclass: one field list, not two
 
 
 @router.get("/me", response_model=Me, summary="Who the token acts as")
@@ -128,4 +115,4 @@ def visits_due(
     state = web_state(request)
     day = today or state.today()
     due = due_visits(state.store, actor.username, day, site)
-    return DueList(today=day, visits=[DueVisit.model_validate(v) for v in due])
+    return DueList(today=day, visits=list(due))
