@@ -33,7 +33,20 @@ from physiotrial.services.session import open_study
 from physiotrial.settings import Settings
 from physiotrial.web import errors
 from physiotrial.web.deps import WebState
-from physiotrial.web.routes import api, enrolment, links, pages, participants, visits
+from physiotrial.web.routes import (
+    account,
+    api,
+    downloads,
+    enrolment,
+    events,
+    links,
+    oversight,
+    pages,
+    participant_list,
+    participants,
+    treatment,
+    visits,
+)
 from physiotrial.web.sessions import COOKIE, SessionCodec
 from physiotrial.web.templating import STATIC
 
@@ -99,6 +112,8 @@ def create_app(
     app.include_router(participants.router)
     app.include_router(visits.router)
     app.include_router(links.router)
+    for pages_router in (participant_list, treatment, events, oversight, downloads, account):
+        app.include_router(pages_router.router)
     return app
 
 

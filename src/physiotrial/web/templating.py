@@ -16,6 +16,8 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from physiotrial.services.context import PERMISSIONS
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 STATIC = HERE / "static"
@@ -34,8 +36,16 @@ def render(
 ) -> Response:
     token = csrf_token(request)
     hidden = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(token))
+    actor = getattr(request.state, "actor", None)
+
+    def may(action: str) -> bool:
+        """Whether the signed-in role may perform ``action`` (for links and buttons only: the
+        services refuse the action itself)."""
+        return actor is not None and actor.role in PERMISSIONS[action]
+
     values = {
-        "actor": getattr(request.state, "actor", None),
+        "actor": actor,
+        "may": may,
         "csrf_token": token,
         "csrf_field": lambda: hidden,
         **(context or {}),
