@@ -17,6 +17,7 @@ SQLite study in tmp_path, with the real clock.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,40 @@ def test_assessor_records_baseline_and_participant_fills_proms_by_link(
 
 def check(page: Any, shots: Path, name: str) -> None:
     check_page(page, shots, name, TARGETS, blinded=True)
+
+
+def test_without_script_a_vas_is_a_number_box_and_its_answer_is_recorded(
+    served: tuple[str, Any, str], tmp_path: Path
+) -> None:
+    """A tablet with JavaScript off: each VAS is a labelled number box (no slider), a typed
+    mark is recorded as the answer, and a blank box is still 'unanswered'."""
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    from physiotrial.services.links import create_participant_link
+
+    base, store, code = served
+    token = create_participant_link(store, "coord", code, "BL", datetime.now(UTC))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = browser.new_context(
+                viewport={"width": WIDTH, "height": 1024}, java_script_enabled=False
+            )
+            tablet = context.new_page()
+            tablet.goto(f"{base}/link/{token}")
+            assert not tablet.locator("input[type=range]").is_visible()
+            box = tablet.locator('input[name="vas_max.mm"]')
+            assert box.get_attribute("type") == "number"
+            assert box.is_visible()
+            check_page(tablet, tmp_path, "nojs-01-vas-box", TARGETS, blinded=True)
+            tablet.get_by_role("button", name="Next").click()
+            assert "nothing is answered yet" in tablet.content()
+            tablet.locator('input[name="vas_max.mm"]').fill("63")
+            tablet.get_by_role("button", name="Next").click()
+            assert "Questionnaire 2 of" in tablet.content()
+        finally:
+            browser.close()
+    (recorded,) = response_history(store, "dm", (code, "BL", "vas_max"))
+    assert recorded.answers == {"mm": 63.0}
+    assert recorded.done_on == date.today()

@@ -42,8 +42,10 @@ def test_an_assessor_records_a_complete_baseline_visit(site: Site) -> None:
         assert f'id="m-{measure}"' in page.text
         assert f'action="{visit_url(code)}/record/{measure}"' in page.text
     assert page.text.count('type="range"') == 3  # the three VAS
-    assert 'name="vas_max.mm"' in page.text  # the hidden answer, blank until moved
-    assert re.search(r'<input type="hidden" name="vas_max.mm" id="[^"]+" value="">', page.text)
+    # the answer: a number box (hidden by the script, blank until the line is moved)
+    assert re.search(
+        r'<input type="number" [^>]*name="vas_max.mm" id="[^"]+" value=""\s', page.text
+    )
     assert 'name="strength.lever_arm_m"' in page.text
     for measure in BASELINE:
         response = save(site, code, measure, valid_post(measure))
