@@ -156,3 +156,21 @@ def test_only_coordinators_and_assessors_are_offered_a_link(site: Site) -> None:
         browser = site.browser()
         sign_in(browser, username)
         assert "one-time link" not in browser.get(visit_url(site.participant)).text
+
+
+def test_the_giver_chooses_how_long_the_link_works(site: Site) -> None:
+    staff = site.browser()
+    sign_in(staff, "coord")
+    page = staff.get(visit_url(site.participant))
+    assert '<option value="1440" selected>24 hours</option>' in page.text
+    form = {"csrf_token": csrf_of(page), "minutes": "60"}
+    too_long = staff.post(f"{visit_url(site.participant)}/link", data=form | {"minutes": "99999"})
+    assert too_long.status_code in (409, 422)
+    assert "minutes: 99999 is not allowed; allowed: 5 to 20160" in too_long.text
+    given = staff.post(f"{visit_url(site.participant)}/link", data=form)
+    found = _LINK.search(given.text)
+    assert found, given.text[:2000]
+    site.clock.advance(minutes=59)
+    assert "Questionnaire 1 of" in site.browser().get(found.group(1)).text
+    site.clock.advance(minutes=2)
+    assert "Questionnaire 1 of" not in site.browser().get(found.group(1)).text

@@ -163,3 +163,23 @@ def test_blinded_roles_see_no_arm_on_the_visit_page(site: Site, username: str) -
     for page in pages:
         assert page.status_code < 500
         assert not ARM_WORDS.search(page.text), ARM_WORDS.search(page.text)
+
+
+def test_the_day_a_visit_was_done_is_chosen_on_the_form_and_kept_on_error(site: Site) -> None:
+    code = site.participant
+    sign_in(site.client, "assessor")
+    page = site.client.get(visit_url(code)).text
+    assert re.search(r'<input type="date" id="done-on-tug" name="done_on" value="2025-03-10"', page)
+    assert 'max="2025-03-10"' in page
+    tomorrow = save(site, code, "tug", valid_post("tug") | {"done_on": "2025-03-11"})
+    assert tomorrow.status_code == 422
+    assert "2025-03-11" in tomorrow.text
+    assert 'name="done_on" value="2025-03-11"' in tomorrow.text  # the posted day is kept
+    assert _recorded(site, code) == ()
+    done = save(site, code, "tug", valid_post("tug") | {"done_on": "2025-03-07"})
+    assert done.status_code == 303, done.text[:600]
+    (tug,) = response_history(site.store, "dm", (code, "BL", "tug"))
+    assert tug.done_on.isoformat() == "2025-03-07"
+    later = site.client.get(visit_url(code)).text
+    assert "Done on 2025-03-07" in later
+    assert '<input type="hidden" name="done_on" value="2025-03-07">' in later

@@ -18,6 +18,7 @@ SVG made by segno, so the tablet's camera can open it).
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 import segno
@@ -27,7 +28,7 @@ from markupsafe import Markup
 
 from physiotrial.core.instruments import get_instrument
 from physiotrial.core.protocol import Protocol, Role
-from physiotrial.errors import AnswerError, ConflictError
+from physiotrial.errors import AnswerError, ConflictError, ScheduleError
 from physiotrial.services.capture import (
     RATER_ROLES,
     RecordedResponse,
@@ -49,7 +50,15 @@ router = APIRouter(dependencies=HTML_ROUTER_DEPENDENCIES, include_in_schema=Fals
 SCORES_SHOWN_TO = frozenset({Role.COORDINATOR, Role.ASSESSOR, Role.THERAPIST, Role.DATA_MANAGER})
 """Roles shown the scores of a saved form (the participant's link shows none)."""
 LINK_MINUTES = 60 * 24
-"""How long a link given from the visit page lasts: the rest of the clinic day and the evening."""
+"""How long a link given from the visit page lasts unless the giver chooses: the rest of the
+clinic day and the evening."""
+LINK_LIFETIMES = {
+    60: "1 hour (filled in the clinic)",
+    LINK_MINUTES: "24 hours",
+    60 * 24 * 3: "3 days",
+}
+LINK_LIFETIMES |= {60 * 24 * 7: "7 days (filled at home)"}
+"""The lifetimes offered on the visit page (the service allows any within access.LINK_MINUTES)."""
 VISIT_PATH = "/participants/{study_code}/visits/{visit_code}"
 
 
@@ -98,9 +107,11 @@ def visit_page(
     failed: tuple[str, MeasureForm] | None = None,
     saved: str | None = None,
     link: str | None = None,
+    done_on: str | None = None,
     status: int = 200,
 ) -> Response:
-    """The visit page; ``failed`` is (measure, its form with the posted values and the error)."""
+    """The visit page; ``failed`` is (measure, its form with the posted values and the error);
+    ``done_on`` the date a refused form posted (kept, like its answers)."""
     protocol = _protocol(request)
     view = _view(request, actor, study_code, visit_code)
     recorded = _current(request, actor, study_code, view)
@@ -135,7 +146,10 @@ def visit_page(
         "study_code": study_code,
         "visit": view,
         "sections": sections,
-        "done_on": (view.done_on or web_state(request).today()).isoformat(),
+        "done_on": done_on or (view.done_on or web_state(request).today()).isoformat(),
+        "today": web_state(request).today().isoformat(),
+        "lifetimes": LINK_LIFETIMES,
+        "default_lifetime": LINK_MINUTES,
         "show_scores": actor.role in SCORES_SHOWN_TO,
         "saved": saved,
         "can_link": actor.role in PERMISSIONS["give links"] and bool(outstanding_prom),
@@ -171,14 +185,17 @@ def _refused(
     posted: dict[str, str],
     error: Exception,
 ) -> Response:
-    """The page again, the measure's form holding what was posted and the service's message."""
+    """The page again, the measure's form holding what was posted (the date too) and the
+    service's message."""
     protocol = _protocol(request)
     planned = protocol.measure(measure)
     instrument = get_instrument(planned.instrument)
     title = planned.label or instrument.title
     values = posted_values(measure, instrument, posted)
     form = measure_form(measure, title, instrument, values, str(error))
-    return visit_page(request, actor, study_code, visit_code, failed=(measure, form), status=422)
+    kept = posted.get("done_on")
+    page = partial(visit_page, failed=(measure, form), done_on=kept, status=422)
+    return page(request, actor, study_code, visit_code)
 
 
 def _planned(request: Request, visit_code: str, measure: str) -> Any:
@@ -219,7 +236,7 @@ def record_measure(
             done_on,
             state.today(),
         )
-    except (AnswerError, ConflictError) as error:
+    except (AnswerError, ConflictError, ScheduleError) as error:
         return _refused(request, actor, study_code, visit_code, measure, posted, error)
     target = f"/participants/{study_code}/visits/{visit_code}?saved={measure}#m-{measure}"
     return RedirectResponse(target, status_code=303)
@@ -240,17 +257,24 @@ def correct_measure(
     store = web_state(request).store
     try:
         correct(store, actor.username, (study_code, visit_code, measure), answers, reason)
-    except (AnswerError, ConflictError) as error:
+    except (AnswerError, ConflictError, ScheduleError) as error:
         return _refused(request, actor, study_code, visit_code, measure, posted, error)
     target = f"/participants/{study_code}/visits/{visit_code}?saved={measure}#m-{measure}"
     return RedirectResponse(target, status_code=303)
 
 
 @router.post(VISIT_PATH + "/link")
-def give_link(request: Request, actor: CurrentActor, study_code: str, visit_code: str) -> Response:
+def give_link(
+    request: Request,
+    actor: CurrentActor,
+    study_code: str,
+    visit_code: str,
+    minutes: Annotated[int, Form()] = LINK_MINUTES,
+) -> Response:
+    """A one-time link valid for ``minutes`` (the service refuses a lifetime out of range)."""
     state = web_state(request)
     token = create_participant_link(
-        state.store, actor.username, study_code, visit_code, state.now(), LINK_MINUTES
+        state.store, actor.username, study_code, visit_code, state.now(), minutes
     )
     url = str(request.url_for("open_link", token=token))
     return visit_page(request, actor, study_code, visit_code, link=url)
