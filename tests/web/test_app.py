@@ -14,15 +14,8 @@ from typer.testing import CliRunner
 from physiotrial.cli import app as cli
 from physiotrial.errors import StoreError
 from physiotrial.services.study import init_study
-from physiotrial.settings import DATABASE_ENV, Settings
-from physiotrial.web.app import (
-    SECRET_ENV,
-    SECRET_FILE,
-    STUDY_ENV,
-    app_from_environment,
-    create_app,
-    session_secret,
-)
+from physiotrial.settings import DATABASE_ENV, SECRET_ENV, STUDY_ENV, Settings
+from physiotrial.web.app import SECRET_FILE, app_from_environment, create_app, session_secret
 from physiotrial.web.errors import SettingError
 
 

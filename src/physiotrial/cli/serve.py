@@ -14,10 +14,9 @@ import typer
 
 from physiotrial.cli.common import Database, study_store
 from physiotrial.cli.errors import reports_errors
-from physiotrial.settings import DATABASE_ENV
+from physiotrial.settings import DATABASE_ENV, STUDY_ENV
 
 APP_FACTORY = "physiotrial.web.app:app_from_environment"
-STUDY_ENV = "PHYSIOTRIAL_STUDY"
 
 
 def register(app: typer.Typer) -> None:

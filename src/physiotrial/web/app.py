@@ -6,10 +6,10 @@ the CLI (``Settings.resolve``: ``--database``, then ``PHYSIOTRIAL_DATABASE_URL``
 file in the study directory).
 
 The session secret signs every session cookie. It comes from ``secret=`` when given, else from
-the environment variable ``PHYSIOTRIAL_SECRET_KEY`` (give every server of a multi-site deployment
-the same one), else it is generated once (32 random bytes) and stored in the study directory as
-``web-secret.key`` with mode 0600, readable by the server's user only; a key file that others
-may read is refused. Replacing the secret signs everybody out.
+the environment variable ``PHYSIOTRIAL_SECRET_KEY`` (read by ``Settings``; give every server of
+a multi-site deployment the same one), else it is generated once (32 random bytes) and stored
+in the study directory as ``web-secret.key`` with mode 0600, readable by the server's user only;
+a key file that others may read is refused. Replacing the secret signs everybody out.
 
 Every response carries security headers (no framing, no MIME sniffing, a same-origin content
 security policy, no referrer to other sites); pages are never cached (``no-store``).
@@ -30,7 +30,7 @@ from fastapi.staticfiles import StaticFiles
 from physiotrial import __version__
 from physiotrial.errors import OutputFileError
 from physiotrial.services.session import open_study
-from physiotrial.settings import Settings
+from physiotrial.settings import SECRET_ENV, Settings
 from physiotrial.web import errors
 from physiotrial.web.deps import WebState
 from physiotrial.web.routes import (
@@ -50,8 +50,6 @@ from physiotrial.web.routes import (
 from physiotrial.web.sessions import COOKIE, SessionCodec
 from physiotrial.web.templating import STATIC
 
-SECRET_ENV = "PHYSIOTRIAL_SECRET_KEY"
-STUDY_ENV = "PHYSIOTRIAL_STUDY"
 SECRET_FILE = "web-secret.key"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -146,7 +144,7 @@ async def _session_cookie_and_headers(
 def session_secret(settings: Settings) -> str:
     """The secret that signs session cookies: ``PHYSIOTRIAL_SECRET_KEY``, else the study
     directory's key file, created on first use with mode 0600 (see the module docstring)."""
-    from_env = os.environ.get(SECRET_ENV)
+    from_env = settings.secret_key
     if from_env:
         if len(from_env) < 32:
             raise errors.SettingError(
@@ -193,4 +191,4 @@ def _create_key_file(path: Path) -> None:
 def app_from_environment() -> FastAPI:
     """The app ``physiotrial serve`` runs (an ASGI factory uvicorn imports by name): the study
     directory from ``PHYSIOTRIAL_STUDY``, the database as ``Settings.resolve`` finds it."""
-    return create_app(Path(os.environ.get(STUDY_ENV, ".")))
+    return create_app(Settings.from_environment().directory)
