@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -38,6 +39,7 @@ from physiotrial.services.access import issue_api_token
 from physiotrial.services.capture import record
 from physiotrial.services.links import create_participant_link
 from physiotrial.services.safety import record_adverse_event, record_session
+from physiotrial.store.store import Store
 from physiotrial.web import routes as web_routes
 from tests.services.helpers_capture import enrol
 from tests.services.test_blinding_matrix import ARM_WORDS
@@ -78,17 +80,17 @@ FORM = {
 QUERY = "?participant=SEV-001&user=therapist&action=randomise&format=csv&status=randomised&q=SEV"
 
 
-def _seed(site: Site) -> dict[str, list[str]]:
-    """Records that could reveal the arm, and the values that fill each path parameter."""
-    code = site.participant
+def seed(store: Store, code: str) -> dict[str, list[str]]:
+    """Records that could reveal ``code``'s arm, and the values that fill each path parameter
+    (the first value of each is real)."""
     day = date(2025, 3, 5)
     details = {"muscle": "popliteus", "side": "left", "insertions": 6}
     details |= {"local_twitch_responses": 3, "duration_min": 10}
-    record_session(site.store, "therapist", code, "needling", 1, day, True, details, today=day)
+    record_session(store, "therapist", code, "needling", 1, day, True, details, today=day)
     exercise = {"completed": True, "exercises_done": 8, "pain_during": 3}
-    record_session(site.store, "therapist", code, "exercise", 1, day, True, exercise, today=day)
+    record_session(store, "therapist", code, "exercise", 1, day, True, exercise, today=day)
     record_adverse_event(
-        site.store,
+        store,
         "therapist",
         code,
         "post-needling soreness",
@@ -101,9 +103,9 @@ def _seed(site: Site) -> dict[str, list[str]]:
         session=("needling", 1),
         today=day,
     )
-    record(site.store, "assessor", code, "BL", "vas_current", {"mm": 55}, date(2025, 3, 3))
-    other = enrol(site.store, site="UNI")
-    token = create_participant_link(site.store, "coord", code, "BL", NOW0)
+    record(store, "assessor", code, "BL", "vas_current", {"mm": 55}, date(2025, 3, 3))
+    other = enrol(store, site="UNI")
+    token = create_participant_link(store, "coord", code, "BL", NOW0)
     return {
         "study_code": [code, other, "SEV-999"],
         "visit_code": ["BL", "T1", "NOPE"],
@@ -118,11 +120,11 @@ def _seed(site: Site) -> dict[str, list[str]]:
     }
 
 
-def _paths(template: str, values: dict[str, list[str]]) -> Iterator[str]:
+def paths_of(template: str, values: dict[str, list[str]]) -> Iterator[str]:
     """The route with its real values, then each parameter in turn given each other value."""
     names = re.findall(r"{(\w+)(?::\w+)?}", template)
     missing = [n for n in names if n not in values]
-    assert not missing, f"{template}: add values for path parameter(s) {missing} to _seed"
+    assert not missing, f"{template}: add values for path parameter(s) {missing} to seed"
     real = {n: values[n][0] for n in names}
     combos = [real] + [real | {name: other} for name in names for other in values[name][1:]]
     for combo in combos:
@@ -132,13 +134,13 @@ def _paths(template: str, values: dict[str, list[str]]) -> Iterator[str]:
         yield path
 
 
-def _routes(site: Site) -> list[tuple[str, str]]:
+def routes_of(app: FastAPI) -> list[tuple[str, str]]:
     """Every (method, path) the app serves: the API's from its OpenAPI document, the pages'
     from the router of every module under ``physiotrial.web.routes`` (their routers carry no
     prefix; FastAPI 0.165 wraps included routers in private classes, so ``app.routes`` does not
     list them), and the OpenAPI document itself."""
-    found = {("GET", site.app.openapi_url or "")}
-    for path, operations in site.app.openapi()["paths"].items():
+    found = {("GET", app.openapi_url or "")}
+    for path, operations in app.openapi()["paths"].items():
         found |= {(method.upper(), path) for method in operations}
     for module in pkgutil.iter_modules(web_routes.__path__):
         if module.name.startswith("api"):
@@ -174,11 +176,11 @@ def _walk(site: Site, username: str | None, values: dict[str, list[str]]) -> dic
         csrf = csrf_of(browser.get("/", follow_redirects=True))
         token = issue_api_token(site.store, username, f"matrix-{username}")
         headers = {"Authorization": f"Bearer {token}"}
-    routes = _routes(site)
+    routes = routes_of(site.app)
     ordered = [r for r in routes if r[0] == "GET"] + [r for r in routes if r[0] != "GET"]
     for method, template in ordered:
         api = template.startswith("/api/")
-        for path in _paths(template, values):
+        for path in paths_of(template, values):
             key = f"{method} {path}"
             if method == "GET":
                 seen[key] = browser.get(path, headers=headers)
@@ -196,7 +198,7 @@ def _walk(site: Site, username: str | None, values: dict[str, list[str]]) -> dic
 
 @pytest.fixture
 def seeded(site: Site) -> tuple[Site, dict[str, list[str]]]:
-    return site, _seed(site)
+    return site, seed(site.store, site.participant)
 
 
 @pytest.mark.parametrize("username", [*BLINDED, None], ids=[*BLINDED, "participant"])
@@ -231,9 +233,9 @@ def test_the_walk_finds_the_arm_for_roles_that_see_it(
 
 def test_every_path_parameter_has_values(seeded: tuple[Site, dict[str, list[str]]]) -> None:
     site, values = seeded
-    templates = {template for _, template in _routes(site)}
+    templates = {template for _, template in routes_of(site.app)}
     for template in templates:
-        paths = list(_paths(template, values))
+        paths = list(paths_of(template, values))
         assert paths, template
         assert all("{" not in p for p in paths), (template, paths)
     assert len(templates) >= 10
