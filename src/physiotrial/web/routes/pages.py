@@ -6,13 +6,19 @@ A successful sign-in issues a new session (sessions.py: fresh session id and CSR
 cookie planted before sign-in is never signed in. Signing out ends every session of the user
 (``end_sessions`` raises the session epoch): a stateless cookie cannot be revoked alone.
 
-The dashboard reads only services: the study (``study_info``), recruitment (``recruitment``,
-which carries arm counts only for roles that may see allocations) and the due list
-(``due_visits``, refused by the services for roles that have no visit list).
+The dashboard reads only services, which apply the role, site and blinding rules: the study
+(``study_info``), recruitment (``recruitment``, which carries arm counts only for roles that may
+see allocations, and ``recruitment_over_time``), the visits to act on, open adverse events and
+data-entry completeness (``services.progress``; None for a role the services give no such list).
+The page only lays the numbers out: the recruitment chart is an inline SVG drawn here from the
+timeline's points (no script: the content security policy allows none inline), with a title, a
+description and the same numbers as a table for those who cannot see it.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -22,8 +28,8 @@ from fastapi.responses import RedirectResponse, Response
 from physiotrial.errors import PermissionDeniedError
 from physiotrial.services.access import authenticate, end_sessions, session_epoch
 from physiotrial.services.context import Actor
-from physiotrial.services.recruitment import recruitment
-from physiotrial.services.schedule import DueVisit, due_visits
+from physiotrial.services.progress import completeness, open_adverse_events, visits_to_act_on
+from physiotrial.services.recruitment import RecruitmentTimeline, recruitment, recruitment_over_time
 from physiotrial.services.study import study_info
 from physiotrial.web.csrf import HTML_ROUTER_DEPENDENCIES
 from physiotrial.web.deps import (
@@ -42,6 +48,13 @@ router = APIRouter(dependencies=HTML_ROUTER_DEPENDENCIES, include_in_schema=Fals
 
 DUE_SHOWN = 20
 """How many due visits the dashboard lists (the counts cover all of them)."""
+EVENTS_SHOWN = 10
+"""How many open adverse events the dashboard lists (the count covers all of them)."""
+CHART = (640, 260, 52, 16, 628, 212)
+"""The recruitment chart's viewBox width and height, then its plot area: left, top, right,
+bottom (room on the left for the counts and below for the dates)."""
+X_LABELS = 6
+"""At most this many dates under the chart."""
 
 
 def _sign_in_page(
@@ -115,32 +128,96 @@ def logout(request: Request) -> Response:
     return RedirectResponse(f"/login?ended={Ended.SIGNED_OUT.value}", status_code=303)
 
 
-def _due_counts(due: list[DueVisit]) -> dict[str, int]:
-    counts = dict.fromkeys(("open", "late", "missed"), 0)
-    for visit in due:
-        counts[visit.status] = counts.get(visit.status, 0) + 1
-    return counts
+@dataclass(frozen=True)
+class Chart:
+    """Where the recruitment chart's lines, dots and labels fall (viewBox user units).
+
+    ``screened`` and ``randomised`` are SVG polyline points; ``dots`` is (x, y screened,
+    y randomised) per period; ``target_y`` is None when no target line is drawn (no sample size,
+    or a site's own counts, which the study-wide target does not apply to)."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+    right: int
+    bottom: int
+    screened: str
+    randomised: str
+    dots: tuple[tuple[float, float, float], ...]
+    target: int | None
+    target_y: float | None
+    y_ticks: tuple[tuple[float, int], ...]
+    x_ticks: tuple[tuple[float, str], ...]
+
+
+def _step(top: int) -> int:
+    """A round step (1, 2 or 5 times a power of ten) that cuts 0..top into about five."""
+    raw = max(top / 5, 1)
+    power = int(10 ** math.floor(math.log10(raw)))
+    return next(k * power for k in (1, 2, 5, 10) if k * power >= raw)
+
+
+def recruitment_chart(timeline: RecruitmentTimeline) -> Chart | None:
+    """The chart of ``timeline`` (None when it has no points yet)."""
+    points = timeline.points
+    if not points:
+        return None
+    width, height, left, top, right, bottom = CHART
+    target = timeline.target if timeline.site is None else None
+    highest = max([p.screened for p in points] + [target or 0, 1])
+    step = _step(highest)
+    y_max = step * math.ceil(highest / step)
+
+    def x(i: int) -> float:
+        share = i / (len(points) - 1) if len(points) > 1 else 0.5
+        return round(left + (right - left) * share, 1)
+
+    def y(value: int) -> float:
+        return round(bottom - (bottom - top) * value / y_max, 1)
+
+    def line(values: list[int]) -> str:
+        return " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values))
+
+    every = math.ceil(len(points) / X_LABELS)
+    shown = range(len(points) - 1, -1, -every)
+    label = "{0.day} {0:%b}" if timeline.period == "week" else "{0:%b %Y}"
+    return Chart(
+        width=width,
+        height=height,
+        left=left,
+        top=top,
+        right=right,
+        bottom=bottom,
+        screened=line([p.screened for p in points]),
+        randomised=line([p.randomised for p in points]),
+        dots=tuple((x(i), y(p.screened), y(p.randomised)) for i, p in enumerate(points)),
+        target=target,
+        target_y=None if target is None else y(target),
+        y_ticks=tuple((y(v), v) for v in range(0, y_max + 1, step)),
+        x_ticks=tuple((x(i), label.format(points[i].ends)) for i in sorted(shown)),
+    )
 
 
 @router.get("/")
 def dashboard(request: Request, actor: CurrentActor) -> Response:
     state = web_state(request)
     today: date = state.today()
-    info = study_info(state.store)
-    counts = recruitment(state.store, actor.username)
-    due: list[DueVisit] | None
-    try:
-        due = due_visits(state.store, actor.username, today)
-    except PermissionDeniedError:
-        due = None  # the services give this role no visit list
+    timeline = recruitment_over_time(state.store, actor.username, today)
+    acts = visits_to_act_on(state.store, actor.username, today)
+    events = open_adverse_events(state.store, actor.username)
     context: dict[str, Any] = {
         "title": "Dashboard",
-        "study": info,
-        "recruitment": counts,
+        "study": study_info(state.store),
+        "recruitment": recruitment(state.store, actor.username),
+        "timeline": timeline,
+        "chart": recruitment_chart(timeline),
         "today": today,
-        "due": None if due is None else due[:DUE_SHOWN],
-        "due_total": None if due is None else len(due),
-        "due_counts": None if due is None else _due_counts(due),
+        "acts": acts,
+        "due": None if acts is None else acts.visits[:DUE_SHOWN],
+        "events": events,
+        "events_shown": None if events is None else events[:EVENTS_SHOWN],
+        "completeness": completeness(state.store, actor.username, today),
         "session_hours": int(ABSOLUTE.total_seconds() // 3600),
     }
     return render(request, "dashboard.html", context)
