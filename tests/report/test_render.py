@@ -270,3 +270,17 @@ def test_fixture_tables_keep_the_contract_columns() -> None:
     for name, frame in reference_results().tables.items():
         assert tuple(frame.columns) == COLUMNS[name], name
         assert isinstance(frame, pd.DataFrame)
+
+
+def test_a_forest_plot_with_undefined_intervals_is_still_drawn() -> None:
+    """A study with almost no follow-up gives effect sizes without a CI (NaN): the forest plot
+    draws the estimates it has instead of failing on an axis limit of NaN."""
+    from physiotrial.report.figures import forest_figure
+
+    results = reference_results()
+    effects = results.table("effects").copy()
+    effects["ci_low"] = float("nan")
+    effects["ci_high"] = float("nan")
+    svg = forest_figure(replace(results, tables={**results.tables, "effects": effects}))
+    assert svg is not None
+    assert "<svg" in svg

@@ -187,7 +187,8 @@ def forest_figure(results: AnalysisResults) -> str | None:
         ax.set_yticks(ys)
         ax.set_yticklabels(names)
         ax.set_ylim(-0.7, n - 0.3)
-        span = max(abs(float(pd.Series(low).min())), abs(float(pd.Series(high).max())), 0.5)
+        limits = pd.Series([*low, *high]).abs().dropna()  # a CI may be NaN (too few data)
+        span = max(float(limits.max()) if not limits.empty else 0.0, 0.5)
         ax.set_xlim(-span * 1.1, span * 1.1)
         ax.set_xlabel(
             f"Hedges' g ({contrast_label(results)}), change from baseline at {visit_name(visit)}"
