@@ -134,6 +134,8 @@ async def validation_error(request: Request, error: Exception) -> Response:
     reason = str(first.get("msg", "not valid"))
     value = first.get("input")
     message = f"{field}: {value!r} is not allowed; {reason}" if field else reason
+    if field and first.get("type") == "missing":
+        message = f"{field}: required; give a value"
     return _respond(request, 422, message, field)
 
 

@@ -5,7 +5,9 @@ token per user and purpose, stored only as a SHA-256); a missing, unknown, revok
 token is a 401. The API calls the same services as the pages and the CLI, so the same role and
 blinding rules hold: an arm count reaches only a role that may see allocations. Errors are
 ``{"error": {"field": ..., "reason": ...}}`` (web/errors.py). The OpenAPI document is served at
-``/api/v1/openapi.json``.
+``/api/v1/openapi.json``. The participant endpoints (a participant's visits, the responses recorded
+at a visit, recording and correcting a measure, adverse events) are in api_participants.py and
+are included in :data:`router` here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from physiotrial.services.recruitment import recruitment
 from physiotrial.services.schedule import DueVisit, due_visits
 from physiotrial.services.study import study_info
 from physiotrial.web.deps import ApiActor, web_state
+from physiotrial.web.routes import api_participants
 
 PREFIX = "/api/v1"
 
@@ -110,9 +113,14 @@ def visits_due(
     today: Annotated[
         date | None, Query(description="YYYY-MM-DD; the server's today if not given")
     ] = None,
-    site: Annotated[str | None, Query(max_length=40, description="A site code")] = None,
+    site: Annotated[
+        str | None, Query(max_length=40, pattern=api_participants.PLAIN, description="A site code")
+    ] = None,
 ) -> DueList:
     state = web_state(request)
     day = today or state.today()
     due = due_visits(state.store, actor.username, day, site)
     return DueList(today=day, visits=list(due))
+
+
+router.include_router(api_participants.router)
