@@ -6,8 +6,9 @@ of another site, ``capture.record`` refuses a role that does not fit the measure
 ``capture.RATER_ROLES`` only decides whether a form is offered at all. Each form is generated
 from the instrument specification (web/forms.py) and posts to its own URL; the service validates
 and scores. A refused answer shows the page again (422) with the service's message beside the
-item it names and every posted answer kept. After a save the page shows the scores to the roles
-of :data:`SCORES_SHOWN_TO` (staff who work with visits; a participant on a link sees none).
+item it names and every posted answer kept. After a save the page shows the scores: the page
+reaches only the roles the services give visit records to (``response_history`` and
+``participant_visits`` need the ``visits`` permission); a participant's link shows none.
 A correction posts the whole form with a reason (``capture.correct``).
 
 A coordinator or assessor can give the participant a one-time link to the visit's self-report
@@ -47,8 +48,6 @@ from physiotrial.web.templating import render
 
 router = APIRouter(dependencies=HTML_ROUTER_DEPENDENCIES, include_in_schema=False)
 
-SCORES_SHOWN_TO = frozenset({Role.COORDINATOR, Role.ASSESSOR, Role.THERAPIST, Role.DATA_MANAGER})
-"""Roles shown the scores of a saved form (the participant's link shows none)."""
 LINK_MINUTES = 60 * 24
 """How long a link given from the visit page lasts unless the giver chooses: the rest of the
 clinic day and the evening."""
@@ -150,7 +149,6 @@ def visit_page(
         "today": web_state(request).today().isoformat(),
         "lifetimes": LINK_LIFETIMES,
         "default_lifetime": LINK_MINUTES,
-        "show_scores": actor.role in SCORES_SHOWN_TO,
         "saved": saved,
         "can_link": actor.role in PERMISSIONS["give links"] and bool(outstanding_prom),
         "link": link,
