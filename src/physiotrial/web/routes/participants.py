@@ -16,6 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from physiotrial.services.capture import RecordedResponse, response_history
+from physiotrial.services.events import (
+    participant_adverse_events,
+    participant_departure,
+    participant_deviations,
+)
 from physiotrial.services.safety import participant_sessions
 from physiotrial.services.schedule import participant_visits
 from physiotrial.services.study import study_protocol
@@ -25,6 +30,14 @@ from physiotrial.web.routes.enrolment import enrolment_standing
 from physiotrial.web.templating import render
 
 router = APIRouter(dependencies=HTML_ROUTER_DEPENDENCIES, include_in_schema=False)
+NOTICES = {
+    "session": "Session saved.",
+    "ae": "Adverse event recorded.",
+    "ae-corrected": "Adverse event corrected; the earlier version is kept.",
+    "deviation": "Protocol deviation recorded.",
+    "withdrawal": "Withdrawal recorded; the remaining visits are stopped.",
+}
+"""The notice shown after each form is saved (``?done=<key>``)."""
 
 
 def _shown(value: Any) -> str:
@@ -39,7 +52,9 @@ def _shown(value: Any) -> str:
 
 
 @router.get("/participants/{study_code}")
-def participant_page(request: Request, actor: CurrentActor, study_code: str) -> Response:
+def participant_page(
+    request: Request, actor: CurrentActor, study_code: str, done: str | None = None
+) -> Response:
     state = web_state(request)
     standing = enrolment_standing(request, actor, study_code)
     visits = participant_visits(state.store, actor.username, study_code, state.today())
@@ -49,6 +64,9 @@ def participant_page(request: Request, actor: CurrentActor, study_code: str) -> 
             target = (study_code, visit.code, measure)
             histories[(visit.code, measure)] = response_history(state.store, actor.username, target)
     sessions = participant_sessions(state.store, actor.username, study_code)
+    events = participant_adverse_events(state.store, actor.username, study_code)
+    deviations = participant_deviations(state.store, actor.username, study_code)
+    departure = participant_departure(state.store, actor.username, study_code)
     with state.store.read() as connection:
         protocol = study_protocol(connection)
     labels = {
@@ -65,5 +83,10 @@ def participant_page(request: Request, actor: CurrentActor, study_code: str) -> 
         "today": state.today(),
         "shown": _shown,
         "field_labels": labels,
+        "plans": protocol.sessions,
+        "events": events,
+        "deviations": deviations,
+        "departure": departure,
+        "notice": NOTICES.get(done or ""),
     }
     return render(request, "participant.html", context)
