@@ -36,6 +36,8 @@ TARGETS = ", ".join(
 NOT_PAGES = re.compile(r"^/(api/|link/|login$)")
 """Routes toured elsewhere: the API (JSON), the participant's link (test_browser_capture.py)
 and the sign-in page (every tour starts there)."""
+QUERIES = {"/participants/{study_code}/sessions/new": "?plan=needling"}
+"""Pages that need a query to be a page rather than a refusal."""
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Store, list[str]]]:
         set_password(store, "dm", username, PASSWORD)
     app = create_app(tmp_path, url, secret=SECRET)
     pages = sorted(
-        next(paths_of(template, values))
+        next(paths_of(template, values)) + QUERIES.get(template, "")
         for method, template in routes_of(app)
         if method == "GET" and not NOT_PAGES.match(template)
     )
@@ -60,6 +62,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Store, list[str]]]:
 
 
 def _shot_name(path: str) -> str:
+    """A file name for a page's screenshot."""
     return re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-") or "dashboard"
 
 
