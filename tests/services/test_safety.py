@@ -170,6 +170,13 @@ def test_only_the_sites_therapist_records_sessions(
 
 def test_a_session_is_recorded_once_and_only_after_randomisation(study: Any) -> None:
     store, code = study
+    before = DAY0 - timedelta(days=1)
+    with pytest.raises(
+        ScheduleError,
+        match=r"SEV-001 needling session 1: held on 2025-03-02 is before randomisation "
+        r"\(2025-03-03\); allowed: 2025-03-03 or later",
+    ):
+        record_session(store, "therapist", code, "needling", 1, before, True, {}, T1)
     record_session(store, "therapist", code, "needling", 1, T1, True, {}, T1)
     with pytest.raises(ConflictError, match="SEV-001 needling session 1 is already recorded"):
         record_session(store, "therapist", code, "needling", 1, T1, True, {}, T1)

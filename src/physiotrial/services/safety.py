@@ -38,6 +38,7 @@ from physiotrial.services.schedule import (
     needs_reason,
     non_blank,
     not_after,
+    not_before_randomisation,
     one_of,
     person_for,
     reject,
@@ -144,6 +145,7 @@ def record_session(
         if not 1 <= number <= plan.count:
             raise reject(f"{where}: number", number, f"1 to {plan.count}")
         not_after(held_on, day, f"{where}: held on")
+        not_before_randomisation(connection, person["id"], held_on, f"{where}: held on")
         arm = _arm(connection, person["id"])
         if arm is None:
             raise ConflictError(f"{study_code} is not randomised; sessions start after it")

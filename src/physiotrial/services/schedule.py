@@ -314,6 +314,22 @@ def not_after(day: date, today: date, field: str) -> None:
         )
 
 
+def not_before_randomisation(
+    connection: Connection, participant_id: int, day: date, field: str
+) -> None:
+    """Refuse a treatment day before the participant's randomisation: treatment follows
+    allocation (a session dated earlier is a typing error or a protocol breach to record as a
+    deviation, not a session)."""
+    a = schema.allocations
+    query = select(a.c.randomised_on).where(a.c.participant_id == participant_id)
+    randomised_on = connection.execute(query).scalar()
+    if randomised_on is not None and day < randomised_on:
+        raise ScheduleError(
+            f"{field} {day.isoformat()} is before randomisation ({randomised_on.isoformat()}); "
+            f"allowed: {randomised_on.isoformat()} or later"
+        )
+
+
 def person_for(connection: Connection, who: Actor, study_code: str, action: str) -> dict[str, Any]:
     """The participant, once ``who`` may do ``action`` at the participant's site."""
     person = participant_row(connection, study_code)
