@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from physiotrial.core.randomisation import Slot, generate_sequence, sequence_hash
 from physiotrial.errors import ConflictError, ProtocolError, RandomisationError
@@ -171,39 +171,140 @@ def audit_log(
 ) -> list[AuditEntry]:
     """The audit trail, oldest first, filtered by participant, user, dates (inclusive, UTC) and
     action (data managers only)."""
+    where = _conditions(participant, user, since, until, action)
+    query = select(schema.audit).where(*where).order_by(schema.audit.c.id)
+    with store.read() as connection:
+        require(acting(connection, actor), "audit")
+        rows = connection.execute(query).mappings().all()
+    return [_entry(r) for r in rows]
+
+
+PAGE_SIZE = 100
+"""Audit rows per page of :func:`audit_page`."""
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the filtered audit trail, newest first (a data manager reviewing the trail
+    starts from what happened last).
+
+    Pages are keyset pages: ``before`` (an audit id) starts a page below that id, so a page
+    stays the same while new rows are written, unlike an offset that shifts with every write.
+    ``older`` is the ``before`` of the next, older page (None: this is the last); ``newer`` that
+    of the previous page, when there is one (``newer_is_first``: it is the newest page, asked
+    for without ``before``). ``start`` is the 1-based position of the first entry among the
+    ``total`` matching rows."""
+
+    entries: tuple[AuditEntry, ...]
+    total: int
+    start: int
+    older: int | None
+    newer: int | None
+    newer_is_first: bool
+    actions: tuple[str, ...]
+
+
+def audit_page(
+    store: Store,
+    actor: str,
+    participant: str | None = None,
+    user: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    action: str | None = None,
+    *,
+    before: int | None = None,
+    size: int = PAGE_SIZE,
+) -> AuditPage:
+    """One page of :func:`audit_log`'s rows, newest first, below audit id ``before`` (data
+    managers only); ``actions`` lists every action in the trail, for a filter."""
+    if size < 1:
+        raise ConflictError(f"size: {size} rows per page is not allowed; allowed: 1 or more")
+    audit = schema.audit
+    where = _conditions(participant, user, since, until, action)
+    below = [audit.c.id < before] if before is not None else []
+    query = select(audit).where(*where, *below).order_by(audit.c.id.desc()).limit(size + 1)
+    with store.read() as connection:
+        require(acting(connection, actor), "audit")
+        rows = connection.execute(query).mappings().all()
+        total = connection.execute(select(func.count()).select_from(audit).where(*where))
+        newer_ids: list[int] = []
+        ahead = 0
+        if before is not None:
+            ahead = int(
+                connection.execute(
+                    select(func.count()).select_from(audit).where(*where, audit.c.id >= before)
+                ).scalar_one()
+            )
+            newer_query = (
+                select(audit.c.id)
+                .where(*where, audit.c.id >= before)
+                .order_by(audit.c.id)
+                .limit(size + 1)
+            )
+            newer_ids = [int(i) for i in connection.execute(newer_query).scalars()]
+        actions = connection.execute(select(audit.c.action).distinct().order_by(audit.c.action))
+        action_names = tuple(str(a) for a in actions.scalars())
+        matching = int(total.scalar_one())
+    entries = tuple(_entry(r) for r in rows[:size])
+    older = entries[-1].id if len(rows) > size else None
+    newer = max(newer_ids[:size]) + 1 if newer_ids else None
+    return AuditPage(
+        entries=entries,
+        total=matching,
+        start=ahead + 1,
+        older=older,
+        newer=newer,
+        newer_is_first=bool(newer_ids) and len(newer_ids) <= size,
+        actions=action_names,
+    )
+
+
+def check_dates(since: date | None, until: date | None) -> None:
+    """Refuse ``since`` after ``until`` (the dates of an audit filter)."""
     if since is not None and until is not None and since > until:
         raise ConflictError(
             f"since {since.isoformat()} is after until {until.isoformat()}; allowed: since on "
             "or before until"
         )
+
+
+def _conditions(
+    participant: str | None,
+    user: str | None,
+    since: date | None,
+    until: date | None,
+    action: str | None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of an audit filter; dates are inclusive UTC days (``at`` is ISO text,
+    so comparing it with a date's ISO text compares days)."""
+    check_dates(since, until)
     audit = schema.audit
-    query = select(audit).order_by(audit.c.id)
+    where: list[ColumnElement[bool]] = []
     if participant is not None:
-        query = query.where(audit.c.participant == participant)
+        where.append(audit.c.participant == participant)
     if user is not None:
-        query = query.where(audit.c.actor == user)
+        where.append(audit.c.actor == user)
     if action is not None:
-        query = query.where(audit.c.action == action)
+        where.append(audit.c.action == action)
     if since is not None:
-        query = query.where(audit.c.at >= since.isoformat())
+        where.append(audit.c.at >= since.isoformat())
     if until is not None:
-        query = query.where(audit.c.at < (until + timedelta(days=1)).isoformat())
-    with store.read() as connection:
-        require(acting(connection, actor), "audit")
-        rows = connection.execute(query).mappings().all()
-    return [
-        AuditEntry(
-            id=int(r["id"]),
-            at=r["at"],
-            actor=r["actor"],
-            role=r["role"],
-            action=r["action"],
-            participant=r["participant"],
-            reason=r["reason"],
-            changes=tuple(_describe(c) for c in json.loads(r["changes"])),
-        )
-        for r in rows
-    ]
+        where.append(audit.c.at < (until + timedelta(days=1)).isoformat())
+    return where
+
+
+def _entry(r: Any) -> AuditEntry:
+    return AuditEntry(
+        id=int(r["id"]),
+        at=r["at"],
+        actor=r["actor"],
+        role=r["role"],
+        action=r["action"],
+        participant=r["participant"],
+        reason=r["reason"],
+        changes=tuple(_describe(c) for c in json.loads(r["changes"])),
+    )
 
 
 def _describe(change: dict[str, Any]) -> str:

@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "deviation": frozenset({C, D}),
     "withdraw": frozenset({C}),
     "unblind": frozenset({D}),
+    "request unblinding": frozenset({C, A, T}),
+    "decline unblinding": frozenset({D}),
     "lock": frozenset({D}),
     "unlock": frozenset({D}),
     "export": frozenset({D, S, C}),
@@ -60,7 +62,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 Web access (services/access.py): every staff role may ``set password``, ``end sessions`` and ``use
 api tokens`` for itself; doing so for another user is to ``manage other users``, the data
 manager's. Participants have no account: a coordinator or an assessor of their site may ``give
-links``, one-time links to the participant's self-report forms."""
+links``, one-time links to the participant's self-report forms.
+
+Emergency unblinding (services/unblinding.py): staff of the participant's site ``request
+unblinding``; the data manager grants (``unblind``) or declines (``decline unblinding``)."""
 
 SITE_BOUND = frozenset({C, A, T})
 """Roles that may act only on participants of their own site."""

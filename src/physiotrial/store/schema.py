@@ -340,6 +340,22 @@ unblindings = Table(
     *_entered(),
 )
 
+unblinding_requests = Table(
+    "unblinding_requests",
+    metadata,
+    _id(),
+    _participant(),
+    Column("reason", Text, nullable=False),
+    Column("requested_by", String(80), nullable=False),
+    Column("requested_at", String(32), nullable=False),
+    Column("decision", String(20), nullable=True),
+    Column("decided_by", String(80), nullable=True),
+    Column("decided_at", String(32), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+)
+"""Emergency unblinding asked for by site staff; ``decision`` is null (pending), 'granted' (an
+``unblindings`` row is written in the same transaction) or 'declined'. Decided once."""
+
 participant_links = Table(
     "participant_links",
     metadata,
@@ -395,6 +411,7 @@ AUDITED: tuple[Table, ...] = (
     dispositions,
     locks,
     unblindings,
+    unblinding_requests,
     user_access,
     api_tokens,
     participant_links,
