@@ -289,3 +289,14 @@ def _browser_page(browser: Any, base: str, username: str, errors: list[str]) -> 
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/")
     return page
+
+
+def test_the_participant_page_offers_the_request_to_site_staff_only(site: Site) -> None:
+    asks = f'href="/unblinding/request?participant={site.participant}"'
+    for username, offered in (("coord", True), ("assessor", True), ("dm", False)):
+        browser = site.browser()
+        sign_in(browser, username)
+        page = browser.get(f"/participants/{site.participant}")
+        assert page.status_code == 200
+        assert (asks in page.text) is offered, username
+        assert ('href="/unblinding"' in page.text) is True, username  # the navigation link
