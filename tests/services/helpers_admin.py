@@ -165,7 +165,8 @@ def record(
     *,
     actor: tuple[str, str] = ("assessor", "assessor"),
 ) -> int:
-    """A first response, scored by core, every item stored (blank ones as None)."""
+    """A first response, scored by core, every item stored (blank ones as None); no day of its
+    own, as responses recorded before revision 0004 (the visit's day stands in)."""
     with store.write(actor=actor[0], role=actor[1], action="record", participant=person.code) as tx:
         protocol = study_protocol(tx.connection)
         spec = protocol.measure(measure)

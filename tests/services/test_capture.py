@@ -295,12 +295,73 @@ def test_a_second_first_version_is_refused(study: Any) -> None:
     assert counts(store) == before
 
 
-def test_a_visit_keeps_the_date_it_was_done(study: Any) -> None:
+def _visit_day(store: Store, code: str, visit: str, today: date) -> date | None:
+    return next(v.done_on for v in participant_visits(store, "dm", code, today) if v.code == visit)
+
+
+def test_each_measure_keeps_its_day_and_the_visit_its_first(study: Any) -> None:
+    """W3's window is 2025-03-22 to 2025-03-31: PROMs sent home on a link may come a day or
+    more after the assessor's tests, up to 14 days after the visit (the longest link)."""
     store, code = study
-    day = DAY0 + timedelta(days=22)
-    record(store, "patient", code, "W3", "womac", WOMAC_2, W3, today=day)
-    with pytest.raises(ConflictError, match="SEV-001 W3 was recorded as done on 2025-03-24, not "):
-        record(store, "assessor", code, "W3", "dn4", BASELINE["dn4"], day, today=day)
+    today = date(2025, 4, 30)
+    record(store, "patient", code, "W3", "womac", WOMAC_2, W3, today=today)
+    later = record(store, "assessor", code, "W3", "dn4", BASELINE["dn4"], W3 + timedelta(1), today)
+    assert (later.done_on, _visit_day(store, code, "W3", today)) == (date(2025, 3, 25), W3)
+    record(store, "patient", code, "W3", "tsk11", BASELINE["tsk11"], date(2025, 3, 23), today)
+    assert _visit_day(store, code, "W3", today) == date(2025, 3, 23)  # the first day now
+    before = counts(store)
+    with pytest.raises(
+        ScheduleError,
+        match=r"SEV-001 W3: done on 2025-04-07 is outside visit W3's window \(2025-03-22 to "
+        r"2025-03-31\) and the 14 days after it was first done \(2025-03-23\); allowed: "
+        r"2025-03-22 to 2025-04-06",
+    ):
+        record(store, "patient", code, "W3", "pcs", BASELINE["pcs"], date(2025, 4, 7), today)
+    with pytest.raises(ScheduleError, match="allowed: 2025-03-22 to 2025-04-06"):
+        record(store, "patient", code, "W3", "pcs", BASELINE["pcs"], date(2025, 3, 21), today)
+    assert counts(store) == before
+    home = record(store, "patient", code, "W3", "pcs", BASELINE["pcs"], date(2025, 4, 6), today)
+    assert home.done_on == date(2025, 4, 6)
+    fixed = correct(store, "assessor", (code, "W3", "dn4"), {"itching": 1}, "ticked the wrong box")
+    assert (fixed.version, fixed.done_on) == (2, date(2025, 3, 25))
+    days = [r.done_on for r in response_history(store, "dm", (code, "W3", "dn4"))]
+    assert days == [date(2025, 3, 25), date(2025, 3, 25)]
+
+
+def test_a_response_from_before_per_measure_days_verifies_and_hashes_as_before(
+    study: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A response recorded before revision 0004 has no day of its own (NULL) and an audit
+    snapshot without the column: the audit check reads an absent column as NULL, the lock's
+    data hash leaves a NULL day out (so it equals the hash taken before the column existed),
+    and the visit's day stands in for the response's."""
+    from physiotrial.services import locking
+
+    store, code = study
+    done = record(store, "patient", code, "BL", "womac", WOMAC_2, DAY0, today=DAY0)
+    r = schema.responses
+
+    def before_0004(table: Any, row: Any) -> dict[str, Any]:
+        found = snapshot(table, row)
+        return {k: v for k, v in found.items() if (table.name, k) != ("responses", "done_on")}
+
+    def later_column(value: object) -> Any:
+        return lambda table, row: snapshot(table, row) | {"added_later": value}
+
+    with store.engine.begin() as connection:
+        with_day = locking.data_hash(connection)[0]
+        connection.execute(r.update().where(r.c.id == done.id).values(done_on=None))
+        without_day = locking.data_hash(connection)[0]
+        monkeypatch.setattr(locking, "snapshot", before_0004)
+        assert locking.data_hash(connection)[0] == without_day != with_day
+        connection.execute(r.update().where(r.c.id == done.id).values(done_on=DAY0))
+        assert verify_data(connection, later_column(None)) == []
+        problems = verify_data(connection, later_column("x"))
+        assert problems
+        assert all("added_later differ from audit row" in p for p in problems)
+        connection.execute(r.update().where(r.c.id == done.id).values(done_on=None))
+    (old,) = response_history(store, "dm", (code, "BL", "womac"))
+    assert old.done_on == DAY0
 
 
 def test_a_correction_adds_a_version_and_keeps_the_old_one(study: Any) -> None:

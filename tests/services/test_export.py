@@ -42,7 +42,7 @@ TABLES = (
     "deviations",
 )
 ARMS = {"DN", "SHAM"}
-RESPONSE = ["study_code", "visit", "visit_date", "measure", "instrument"]
+RESPONSE = ["study_code", "visit", "visit_date", "done_on", "measure", "instrument"]
 COLUMNS = {
     "participants": ["study_code", "site", "status", "sex", "randomised_on", "arm"],
     "visits": ["study_code", "visit", "planned", "opens", "closes", "done_on"],
@@ -139,6 +139,7 @@ def test_exported_values(trial: Trial, out: Path) -> None:
     assert keyed.loc[("SEV-001", "BL", "vas_max", "score"), "value"] == 62.0
     assert keyed.loc[("SEV-001", "W3", "vas_max", "score"), "value"] == 31.5
     assert keyed.loc[("SEV-001", "W3", "vas_max", "score"), "visit_date"] == date(2025, 3, 24)
+    assert keyed.loc[("SEV-001", "W3", "vas_max", "score"), "done_on"] == date(2025, 3, 24)
     # the corrected WOMAC (p1 2 → 4): current version only, pain 2*5 + 2 = 12, total 50
     womac = keyed.loc[("SEV-001", "BL", "womac")]
     assert set(womac["version"]) == {2}

@@ -6,13 +6,14 @@ one participant cannot write another's; no arm word reaches the participant."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
-from physiotrial.services.capture import response_history
+from physiotrial.services.capture import record, response_history
 from physiotrial.services.links import self_report
-from tests.services.helpers_capture import enrol
+from tests.services.helpers_capture import DAY0, enrol
 from tests.services.test_blinding_matrix import ARM_WORDS
 from tests.web.conftest import Page, Site, csrf_of, sign_in
 from tests.web.test_forms import PROTOCOL, valid_post
@@ -174,3 +175,18 @@ def test_the_giver_chooses_how_long_the_link_works(site: Site) -> None:
     assert "Questionnaire 1 of" in site.browser().get(found.group(1)).text
     site.clock.advance(minutes=2)
     assert "Questionnaire 1 of" not in site.browser().get(found.group(1)).text
+
+
+def test_proms_filled_by_link_on_a_later_day_keep_their_own_day(site: Site) -> None:
+    """The assessor's test was done on the baseline day; the participant fills the link a week
+    later (the clock's today): the answers are kept with the day they were given."""
+    code = site.participant
+    record(site.store, "assessor", code, "BL", "tug", {"time_s": 9.5, "walking_aid": "no"}, DAY0)
+    path, _ = give_link(site, code)
+    tablet = site.browser()
+    response = fill(tablet, path, "vas_max", {"vas_max.mm": "40"})
+    assert response.status_code == 303, response.text[:600]
+    (vas,) = response_history(site.store, "dm", (code, "BL", "vas_max"))
+    assert vas.done_on == site.clock().date() == date(2025, 3, 10)
+    (test,) = response_history(site.store, "dm", (code, "BL", "tug"))
+    assert test.done_on == DAY0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -27,7 +27,14 @@ from physiotrial.core.instruments import get_instrument, parse_answers, score_re
 from physiotrial.core.instruments.scoring import ScoreValue
 from physiotrial.core.instruments.spec import OptionValue, Rater
 from physiotrial.core.protocol import Measure, Protocol, RecordField, Role, SessionPlan, VisitKind
-from physiotrial.errors import AnswerError, ConflictError, NotFoundError, PermissionDeniedError
+from physiotrial.errors import (
+    AnswerError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ScheduleError,
+)
+from physiotrial.services.access import LINK_MINUTES
 from physiotrial.services.context import Actor, acting, writing
 from physiotrial.services.schedule import (
     departure,
@@ -91,9 +98,10 @@ def record(
 ) -> RecordedResponse:
     """Record the first version of ``measure_key`` at ``visit_code``, done on ``done_on``.
 
-    Marks the visit done on ``done_on`` if it was not yet; a visit already done on another day
-    is refused rather than given two dates. A second first version is refused: use
-    :func:`correct`.
+    The response keeps its own day; the visit's day is the first of its measures' days (set by
+    the first measure recorded, moved earlier by an earlier one). A measure on another day than
+    the visit's must fall in the visit's window or the days after it a participant's link may
+    last (:func:`_within_visit`). A second first version is refused: use :func:`correct`.
     """
     day = the_day(today)
     where = f"{study_code} {visit_code} {measure_key}"
@@ -105,12 +113,7 @@ def record(
         measure = _planned_measure(protocol, study_code, visit_code, measure_key)
         _check_rater(who, measure, "record")
         not_after(done_on, day, f"{study_code} {visit_code}: done on")
-        if visit["done_on"] not in (None, done_on):
-            done = visit["done_on"].isoformat()
-            raise ConflictError(
-                f"{study_code} {visit_code} was recorded as done on {done}, not "
-                f"{done_on.isoformat()}; allowed: {done}"
-            )
+        _within_visit(visit, done_on, f"{study_code} {visit_code}: done on")
         left = departure(connection, person["id"])
         if left is not None and done_on > left.occurred_on:
             raise ConflictError(
@@ -134,6 +137,7 @@ def record(
             "instrument": measure.instrument,
             "rater": measure.rater.value,
             **score(measure, answers, where),
+            "done_on": done_on,
             "entered_by": who.username,
             "entered_at": tx.at,
             "version": 1,
@@ -142,7 +146,7 @@ def record(
             "reason": None,
         }
         response_id = tx.insert(schema.responses, values)
-        if visit["done_on"] is None:
+        if visit["done_on"] is None or done_on < visit["done_on"]:
             tx.update(schema.visits, visit["id"], {"done_on": done_on})
     return _result({**values, "id": response_id}, study_code, visit_code, done_on)
 
@@ -179,13 +183,14 @@ def correct(
         stored = score(measure, {**old["answers"], **answers}, where)
         if stored["answers"] == old["answers"]:
             raise ConflictError(f"{where}: the correction changes no answer")
-        kept = ("participant_id", "visit_id", "measure", "instrument", "rater")
+        kept = ("participant_id", "visit_id", "measure", "instrument", "rater", "done_on")
         values = {k: old[k] for k in kept} | stored
         values |= {"entered_by": who.username, "entered_at": tx.at, "version": old["version"] + 1}
         values |= {"current": True, "supersedes_id": old["id"], "reason": why}
         tx.update(schema.responses, old["id"], {"current": False})
         response_id = tx.insert(schema.responses, values)
-    return _result({**values, "id": response_id}, study_code, visit_code, old["done_on"])
+    done_on = values["done_on"] or old["visit_done_on"]
+    return _result({**values, "id": response_id}, study_code, visit_code, done_on)
 
 
 def response_history(store: Store, actor: str, target: Target) -> list[RecordedResponse]:
@@ -200,7 +205,10 @@ def response_history(store: Store, actor: str, target: Target) -> list[RecordedR
             .where(r.c.visit_id == row["visit_id"], r.c.measure == row["measure"])
             .order_by(r.c.version)
         ).mappings()
-        return [_result(v, row["study_code"], row["visit_code"], row["done_on"]) for v in rows]
+        return [
+            _result(v, row["study_code"], row["visit_code"], v["done_on"] or row["visit_done_on"])
+            for v in rows
+        ]
 
 
 def score(measure: Measure, answers: Mapping[str, object], where: str) -> dict[str, Any]:
@@ -255,6 +263,29 @@ def _visit(
     return rows[visit_code]
 
 
+MEASURE_DAYS_AFTER_VISIT = timedelta(minutes=LINK_MINUTES[1])
+"""How long after a visit's first day its other measures may still be done, outside its window:
+the longest a participant's one-time link lasts (PROMs sent home with the participant)."""
+
+
+def _within_visit(visit: Mapping[str, Any], done_on: date, field: str) -> None:
+    """A measure done on another day than its visit's first belongs to that visit only if the
+    day is in the visit's window or up to :data:`MEASURE_DAYS_AFTER_VISIT` after its first day
+    (the first measure recorded sets the visit's day and is checked against nothing else, as
+    before: a visit done outside its window is late or early, not refused)."""
+    first = visit["done_on"]
+    if first is None or done_on == first:
+        return
+    latest = max(visit["closes"], first + MEASURE_DAYS_AFTER_VISIT)
+    if not visit["opens"] <= done_on <= latest:
+        raise ScheduleError(
+            f"{field} {done_on.isoformat()} is outside visit {visit['code']}'s window "
+            f"({visit['opens'].isoformat()} to {visit['closes'].isoformat()}) and the "
+            f"{MEASURE_DAYS_AFTER_VISIT.days} days after it was first done "
+            f"({first.isoformat()}); allowed: {visit['opens'].isoformat()} to {latest.isoformat()}"
+        )
+
+
 def _planned_measure(
     protocol: Protocol, study_code: str, visit_code: str, measure_key: str
 ) -> Measure:
@@ -279,10 +310,11 @@ def _check_rater(who: Actor, measure: Measure, verb: str) -> None:
 
 def _locate(connection: Connection, target: Target) -> dict[str, Any]:
     """The response row a target names (the current version for a code triple), with the
-    participant's study code, the visit code and the date the visit was done."""
+    participant's study code, the visit code and the day the visit was done (``visit_done_on``;
+    the response's own ``done_on`` is NULL for records made before revision 0004)."""
     r, v, p = schema.responses, schema.visits, schema.participants
     query = (
-        select(r, v.c.code.label("visit_code"), v.c.done_on, p.c.study_code)
+        select(r, v.c.code.label("visit_code"), v.c.done_on.label("visit_done_on"), p.c.study_code)
         .join(v, v.c.id == r.c.visit_id)
         .join(p, p.c.id == r.c.participant_id)
     )
@@ -304,7 +336,7 @@ def _result(
     values: Mapping[Any, Any], study_code: str, visit: str, done_on: date | None
 ) -> RecordedResponse:
     names = RecordedResponse.__dataclass_fields__
-    copied = {k: values[k] for k in names if k in values and k not in ("current",)}
+    copied = {k: values[k] for k in names if k in values and k not in ("current", "done_on")}
     return RecordedResponse(
         **copied,
         study_code=study_code,

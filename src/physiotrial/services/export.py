@@ -248,6 +248,7 @@ def _responses(
     scores: list[dict[str, Any]] = []
     answers: list[dict[str, Any]] = []
     for row in found:  # _write keeps only each table's declared columns
+        row["done_on"] = row["done_on"] or row["visit_date"]  # NULL: recorded before 0004
         instrument = get_instrument(row["instrument"])
         for spec in instrument.scores:
             value, category = row["scores"].get(spec.key), spec.kind is ScoreKind.CATEGORY
@@ -324,7 +325,8 @@ def _sessions(
 
 _RESPONSE = (
     ("visit", "text", "Visit code of the protocol"),
-    ("visit_date", "date", "Date the visit was done"),
+    ("visit_date", "date", "Date the visit was done (its first measure's day)"),
+    ("done_on", "date", "Date this measure was done"),
     ("measure", "text", "Measure key of the protocol (an instrument as captured)"),
     ("instrument", "text", "Instrument name in the physiotrial catalogue"),
 )

@@ -42,6 +42,9 @@ HASH_FORMAT = "physiotrial-data-1"
 
 _STATE_FLAGS = {"study": ("locked", "unblinded")}
 """Columns left out of the data hash: database state, not trial data (see module docstring)."""
+_ADDED_LATER = {"responses": ("done_on",)}
+"""Columns added after ``HASH_FORMAT`` was fixed, hashed only when they hold a value: a row
+written before the column existed (NULL) hashes as it did, so a lock taken then still verifies."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,12 @@ def data_hash(connection: Connection) -> tuple[str, dict[str, int]]:
         order = list(table.primary_key.columns)
         count = 0
         for row in connection.execute(select(table).order_by(*order)).mappings():
-            values = {k: v for k, v in snapshot(table, row).items() if k not in leave_out}
+            later = _ADDED_LATER.get(table.name, ())
+            values = {
+                k: v
+                for k, v in snapshot(table, row).items()
+                if k not in leave_out and not (k in later and v is None)
+            }
             digest.update(canonical([table.name, values]).encode("utf-8"))
             digest.update(b"\n")
             count += 1

@@ -77,9 +77,12 @@ def verify_data(
             if audited is None or audited[0] is None:
                 problems.append(f"{table.name} row {key} was added outside physiotrial")
                 continue
-            current = snapshot(table, data)
-            if current != audited[0]:
-                changed = sorted(n for n, v in current.items() if audited[0].get(n) != v)
+            current, recorded = snapshot(table, data), audited[0]
+            # A column added by a later migration is absent from older audit rows: absent is NULL.
+            changed = sorted(
+                n for n in current.keys() | recorded if recorded.get(n) != current.get(n)
+            )
+            if changed:
                 problems.append(
                     f"{table.name} row {key}: {', '.join(changed)} differ from audit row "
                     f"{audited[1]}: changed outside physiotrial"

@@ -258,6 +258,7 @@ responses = Table(
     Column("scores", JSON, nullable=False),
     Column("unscorable", JSON, nullable=False),
     Column("options", JSON, nullable=False),
+    Column("done_on", Date, nullable=True),  # NULL (before revision 0004): the visit's day
     *_entered(),
     *_versioned(),
     UniqueConstraint("visit_id", "measure", "version", name="uq_responses_visit_measure_version"),
