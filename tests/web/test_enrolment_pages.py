@@ -278,12 +278,13 @@ def test_the_participant_page_shows_schedule_records_and_history(site: Site) -> 
     page = site.client.get(f"/participants/{site.participant}")
     assert page.status_code == 200
     text = page.text
-    assert '<td>Baseline assessment <span class="code">(BL)</span></td>' in text
+    visit = '<a href="/participants/SEV-001/visits/BL">Baseline assessment</a>'
+    assert f'<td>{visit} <span class="code">(BL)</span></td>' in text
     assert '2025-03-09</span> to <span class="nowrap">2025-03-13' in text  # T2's window
     done = '<span class="badge badge-done">done</span><br><span class="hint nowrap">done'
     assert f"{done} 2025-03-04" in text  # T1, done by the needling session
-    assert re.search(r"Treatment session 2 .*?badge-open\">open<", text, re.S)
-    assert re.search(r"Treatment session 3 .*?badge-upcoming\">upcoming<", text, re.S)
+    assert re.search(r"Treatment session 2</a> .*?badge-open\">open<", text, re.S)
+    assert re.search(r"Treatment session 3</a> .*?badge-upcoming\">upcoming<", text, re.S)
     assert "1 of 11" in text  # BL: the TUG of its 11 measures
     assert 'id="response-BL-tug"' in text
     assert "Version 2</strong> (current)" in text
