@@ -66,3 +66,39 @@ def check_page(page: Any, shots: Path, name: str, targets: str, *, blinded: bool
     assert small == [], (name, small)
     if blinded:
         assert not ARM_WORDS.search(page.content()), name
+
+
+_CONTROLS = """() => {
+  const folded = e => {
+    const details = e.closest('details:not([open])');
+    return details !== null && !(e.matches('summary') && e.parentElement === details);
+  };
+  const shown = e => !e.closest('[hidden]') && !folded(e) && e.getClientRects().length > 0;
+  const seen = new Set();
+  return [...document.querySelectorAll(
+      'a[href], button, input:not([type=hidden]), select, textarea, summary')]
+    .filter(e => shown(e) && !e.disabled)
+    .filter(e => e.type !== 'radio' || !seen.has(e.name) && seen.add(e.name))
+    .map(e => e.type === 'radio' ? 'radio:' + e.name : e.outerHTML.slice(0, 120));
+}"""
+_FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  return e.type === 'radio' ? 'radio:' + e.name : e.outerHTML.slice(0, 120);
+}"""
+
+
+def check_keyboard(page: Any, name: str) -> None:
+    """Every control of the page is reached with the Tab key alone, in one pass (a radio group
+    is one stop, as browsers make it): nothing needs a pointer."""
+    controls = page.evaluate(_CONTROLS)
+    reached: list[str] = []
+    page.evaluate("() => { document.activeElement && document.activeElement.blur(); }")
+    for _ in range(2 * len(controls) + 20):  # scrollable boxes are tab stops in Chromium too
+        page.keyboard.press("Tab")
+        focused = page.evaluate(_FOCUSED)
+        if focused is None or (reached and focused == reached[0]):
+            break
+        reached.append(focused)
+    missing = [c for c in controls if c not in reached]
+    assert missing == [], (name, missing[:5])

@@ -5,7 +5,8 @@ so a page added later is toured without editing this file), their path parameter
 the real values of the matrix's seeded study (a needling session with its twitch count, an
 adverse event, a recorded measure). Each role signs in and opens each page; every page it may
 open (200) must pass the tablet checks of tests/web/browser.py (no sideways scrolling, a label
-on every field, touch targets of 44 px, and for blinded roles no arm word) and raise no script
+on every field, touch targets of 44 px, and for blinded roles no arm word), be usable with the
+Tab key alone (tests/web/browser.py ``check_keyboard``) and raise no script
 or content-security-policy error in the console. A page the role may not open must be a
 refusal (403/404) or the sign-in page, never a server error. The screenshots are written to
 ``tmp_path/<role>/``: look at them when a page changes.
@@ -25,7 +26,7 @@ from physiotrial.store.store import Store
 from physiotrial.web.app import create_app
 from tests.report.test_browser import ARGS, CHROMIUM, _require_chromium
 from tests.services.helpers_capture import enrol, make_study
-from tests.web.browser import WIDTH, check_page, serving
+from tests.web.browser import WIDTH, check_keyboard, check_page, serving
 from tests.web.conftest import PASSWORD, SECRET, STAFF
 from tests.web.test_route_matrix import BLINDED, paths_of, routes_of, seed
 
@@ -114,6 +115,7 @@ def test_every_page_reads_well_at_tablet_width(
                     continue
                 opened.append(path)
                 check_page(page, shots, _shot_name(path), TARGETS, blinded=username in BLINDED)
+                check_keyboard(page, path)
         finally:
             browser.close()
     assert problems == [], (username, problems)
