@@ -1,11 +1,13 @@
 """Latency of saving a visit form with 20 users at once, on SQLite and on PostgreSQL.
 
 The app runs as ``physiotrial serve`` runs it: one uvicorn process (started here as a
-subprocess, so the clients below do not share its interpreter). Twenty assessors of one site sign
-in through the sign-in form; each then repeatedly opens the baseline visit of a participant of its
-own and saves the WOMAC form there: the real HTML form POST (24 items, the visit date and the
-session's CSRF token), which the server checks, scores, stores with its audit row and answers
-with a 303. Each save is for a different participant, so no two saves touch the same visit.
+subprocess, so the clients below do not share its interpreter), then again with one worker
+process per core (``physiotrial serve --workers``), with other participants. Twenty assessors
+of one site sign in through the sign-in form; each then repeatedly opens the baseline visit of a
+participant of its own and saves the WOMAC form there: the real HTML form POST (24 items, the
+visit date and the session's CSRF token), which the server checks, scores, stores with its audit
+row and answers with a 303. Each save is for a different participant, so no two saves touch the
+same visit.
 
 Printed per backend: p50, p95 and max latency of the save (the POST alone) and of opening the
 page before it, and saves per second. The named baselines, measured in the same run on the same
@@ -16,7 +18,7 @@ The PostgreSQL server comes from PHYSIOTRIAL_BENCH_DATABASE_URL, else
 PHYSIOTRIAL_TEST_DATABASE_URL, else postgresql+psycopg://postgres@127.0.0.1:5432/postgres (an
 admin URL: a scratch database is created and dropped).
 
-    .venv/bin/python benchmarks/web_latency.py [saves per user: 10] [baseline saves: 40]
+    .venv/bin/python benchmarks/web_latency.py [saves per user: 8] [baseline saves: 40]
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from physiotrial.services.study import add_site, add_user, init_study
 from physiotrial.store.store import Store
 
 CLIENTS = 20
+WORKERS = min(4, os.cpu_count() or 1)
+"""Server processes of the second run: one per core, as `physiotrial serve --workers` advises."""
 PASSWORD = "a benchmark password of some length"
 ELIGIBLE = {
     "age": 63,
@@ -133,7 +137,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serving(url: str, directory: Path) -> Iterator[tuple[str, Path]]:
+def _serving(url: str, directory: Path, workers: int = 1) -> Iterator[tuple[str, Path]]:
     """The app under uvicorn in its own process (as ``physiotrial serve`` runs it); yields the
     base URL and the server's log file."""
     port = _free_port()
@@ -145,7 +149,7 @@ def _serving(url: str, directory: Path) -> Iterator[tuple[str, Path]]:
     }
     command = [sys.executable, "-m", "uvicorn", "--factory"]
     command += ["physiotrial.web.app:app_from_environment", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--log-level", "warning"]
+    command += ["--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     with log.open("w") as output:
         server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -203,9 +207,12 @@ def _save_forms(client: httpx.Client, codes: list[str], seed: int, timings: Timi
             timings.errors.append(f"{answer.status_code} {answer.text[:200]!r}")
 
 
-def _over_http(url: str, directory: Path, one: list[str], many: list[list[str]]) -> list[Timings]:
-    """One user saving ``one`` sequentially, then CLIENTS users saving ``many`` at once."""
-    with _serving(url, directory) as (base, log):
+def _over_http(
+    url: str, directory: Path, one: list[str], many: list[list[str]], workers: int = 1
+) -> list[Timings]:
+    """One user saving ``one`` sequentially, then CLIENTS users saving ``many`` at once, on a
+    server of ``workers`` processes."""
+    with _serving(url, directory, workers) as (base, log):
         clients = [_signed_in(base, f"assessor{n:02d}") for n in range(CLIENTS)]
         alone = Timings()
         started = time.perf_counter()
@@ -244,19 +251,21 @@ def _stored(url: str) -> int:
 
 
 def measure(url: str, directory: Path, per_user: int, baseline: int) -> dict[str, Timings]:
-    codes = _study(url, 2 * baseline + CLIENTS * per_user)
+    codes = _study(url, 2 * baseline + 2 * CLIENTS * per_user)
     direct = _direct(url, codes[:baseline])
     one = codes[baseline : 2 * baseline]
     rest = codes[2 * baseline :]
-    many = [rest[n * per_user : (n + 1) * per_user] for n in range(CLIENTS)]
-    alone, together = _over_http(url, directory, one, many)
-    expected = 2 * baseline + CLIENTS * per_user
-    if _stored(url) != expected and not together.errors:
-        together.errors.append(f"{_stored(url)} responses stored, {expected} saved")
+    many = [rest[n * per_user : (n + 1) * per_user] for n in range(2 * CLIENTS)]
+    alone, together = _over_http(url, directory, one, many[:CLIENTS])
+    _, spread = _over_http(url, directory, [], many[CLIENTS:], workers=WORKERS)
+    expected = 2 * baseline + 2 * CLIENTS * per_user
+    if _stored(url) != expected and not (together.errors or spread.errors):
+        spread.errors.append(f"{_stored(url)} responses stored, {expected} saved")
     return {
         "services.capture.record, direct": direct,
         "1 user, sequential (baseline)": alone,
         f"{CLIENTS} users at once": together,
+        f"{CLIENTS} users at once, {WORKERS} workers": spread,
     }
 
 
@@ -301,6 +310,7 @@ def report(backend: str, runs: dict[str, Timings]) -> None:
         row = f"  {name:34} {_ms(t.save, 50)} {_ms(t.save, 95)} {_ms(t.save, 100)}"
         print(f"{row} {rate:8.1f} {page}")
     alone, together = runs["1 user, sequential (baseline)"], runs[f"{CLIENTS} users at once"]
+    spread = runs[f"{CLIENTS} users at once, {WORKERS} workers"]
     direct = runs["services.capture.record, direct"]
     p50 = np.percentile(together.save, 50) / np.percentile(alone.save, 50)
     p95 = np.percentile(together.save, 95) / np.percentile(alone.save, 95)
@@ -308,16 +318,23 @@ def report(backend: str, runs: dict[str, Timings]) -> None:
     http = np.percentile(alone.save, 50) / np.percentile(direct.save, 50)
     print(f"  {CLIENTS} users vs 1 user: p50 {p50:.1f}x, p95 {p95:.1f}x, throughput {rate:.1f}x")
     print(f"  1 user over HTTP vs the direct service call: p50 {http:.1f}x")
-    failures = alone.errors + together.errors
+    p95_spread = np.percentile(together.save, 95) / np.percentile(spread.save, 95)
+    rate_spread = (len(spread.save) / spread.wall) / (len(together.save) / together.wall)
+    print(
+        f"  {WORKERS} workers vs 1 ({CLIENTS} users): p95 {p95_spread:.1f}x lower, "
+        f"throughput {rate_spread:.1f}x"
+    )
+    failures = alone.errors + together.errors + spread.errors
     print(f"  failed saves: {len(failures)}" + (f" (first: {failures[0]})" if failures else ""))
 
 
 def main() -> None:
-    per_user = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    per_user = int(sys.argv[1]) if len(sys.argv) > 1 else 8  # 400 in all: 2 x 200 slots
     baseline = int(sys.argv[2]) if len(sys.argv) > 2 else 40
     print(
         f"{CLIENTS} assessors, {per_user} saves each, at once; baselines: {baseline} saves by "
-        f"one user over HTTP, {baseline} direct service calls; one uvicorn process"
+        f"one user over HTTP, {baseline} direct service calls; one uvicorn process, then "
+        f"{WORKERS} (physiotrial serve --workers {WORKERS})"
     )
     for backend, database in (("SQLite", _sqlite), ("PostgreSQL", _postgresql)):
         with database() as (url, directory):

@@ -81,6 +81,9 @@ def test_serve_runs_uvicorn_on_the_study(
     with TestClient(app_from_environment()) as client:  # what uvicorn would build
         assert client.get("/login").status_code == 200
     assert (tmp_path / SECRET_FILE).exists()
+    arguments += ["--workers", "2"]
+    assert CliRunner().invoke(cli, arguments).exit_code == 0
+    assert calls[1][1]["workers"] == 2
 
 
 def test_serve_without_a_study_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,6 +30,13 @@ def serve(
     database: Database = None,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="Server processes (one per core: each serves requests on one core; they share the "
+        "study's database and the session secret).",
+    ),
 ) -> None:
     """Serve the study's web pages and JSON API (put it behind HTTPS to use it off this host)."""
     import uvicorn  # imported here: every other command starts without it
@@ -39,4 +47,7 @@ def serve(
     if database is not None:
         os.environ[DATABASE_ENV] = database
     typer.echo(f"serving {directory} at http://{host}:{port}/ (Ctrl+C stops)")
-    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, proxy_headers=True)
+    options: dict[str, Any] = {"factory": True, "host": host, "port": port, "proxy_headers": True}
+    if workers > 1:  # uvicorn then runs a supervisor that starts and restarts the workers
+        options["workers"] = workers
+    uvicorn.run(APP_FACTORY, **options)
