@@ -25,10 +25,10 @@ from physiotrial.services.context import acting
 from physiotrial.services.safety import (
     AdverseEventRecord,
     DeviationRecord,
-    _arm,
-    _event,
-    _event_row,
-    _plan,
+    allocated_arm,
+    event_record,
+    event_row,
+    session_plan,
 )
 from physiotrial.services.schedule import person_for
 from physiotrial.services.study import study_protocol
@@ -77,7 +77,7 @@ def participant_adverse_events(
     records = {}
     for row in rows:
         session = None if row["s_plan"] is None else (row["s_plan"], row["s_number"])
-        records[row["id"]] = _event(row, study_code, session)
+        records[row["id"]] = event_record(row, study_code, session)
     superseded_by = {r.supersedes_id: r.id for r in records.values() if r.supersedes_id}
     histories = []
     for record in records.values():
@@ -97,12 +97,12 @@ def adverse_event(store: Store, actor: str, study_code: str, event_id: int) -> A
         who = acting(connection, actor)
         person = person_for(connection, who, study_code, "correct")
         try:
-            row, found_code, session = _event_row(connection, event_id)
+            row, found_code, session = event_row(connection, event_id)
         except NotFoundError:
             row, found_code, session = {}, None, None
         if found_code != person["study_code"]:
             raise NotFoundError(f"adverse event: {study_code} has no adverse event {event_id}")
-    return _event(row, study_code, session)
+    return event_record(row, study_code, session)
 
 
 def participant_deviations(store: Store, actor: str, study_code: str) -> list[DeviationRecord]:
@@ -140,6 +140,6 @@ def treatment_for(store: Store, actor: str, study_code: str, plan_code: str) -> 
     with store.read() as connection:
         who = acting(connection, actor)
         person = person_for(connection, who, study_code, "session")
-        plan = _plan(study_protocol(connection), plan_code)
-        shown = arm_for(connection, who, _arm(connection, person["id"]))
+        plan = session_plan(study_protocol(connection), plan_code)
+        shown = arm_for(connection, who, allocated_arm(connection, person["id"]))
     return None if shown is None else plan.arms.get(shown)

@@ -85,7 +85,7 @@ def _seed(connection: Connection) -> str:
     return str(seed)
 
 
-def _allocation(connection: Connection, participant_id: int) -> dict[str, Any] | None:
+def allocation_of(connection: Connection, participant_id: int) -> dict[str, Any] | None:
     row = (
         connection.execute(
             select(schema.allocations).where(schema.allocations.c.participant_id == participant_id)
@@ -99,7 +99,7 @@ def _allocation(connection: Connection, participant_id: int) -> dict[str, Any] |
 def _refusal(connection: Connection, row: dict[str, Any], randomised_on: date) -> str | None:
     """Why this participant cannot be randomised now, or None (messages never name an arm)."""
     code = row["study_code"]
-    allocation = _allocation(connection, row["id"])
+    allocation = allocation_of(connection, row["id"])
     if allocation is not None:
         return (
             f"participant {code} is already randomised (allocation "
@@ -329,7 +329,7 @@ def unblind(store: Store, actor: str, study_code: str, reason: str) -> str:
         user,
     ):
         row = participant_row(tx.connection, study_code)
-        allocation = _allocation(tx.connection, row["id"])
+        allocation = allocation_of(tx.connection, row["id"])
         if allocation is None:
             raise ConflictError(
                 f"participant {study_code} is not randomised (status {row['status']}); "

@@ -140,13 +140,13 @@ def record_session(
         connection = tx.connection
         person = person_for(connection, who, study_code, "session")
         protocol = study_protocol(connection)
-        plan = _plan(protocol, plan_code)
+        plan = session_plan(protocol, plan_code)
         where = f"{study_code} {plan.code} session {number}"
         if not 1 <= number <= plan.count:
             raise reject(f"{where}: number", number, f"1 to {plan.count}")
         not_after(held_on, day, f"{where}: held on")
         not_before_randomisation(connection, person["id"], held_on, f"{where}: held on")
-        arm = _arm(connection, person["id"])
+        arm = allocated_arm(connection, person["id"])
         if arm is None:
             raise ConflictError(f"{study_code} is not randomised; sessions start after it")
         left = departure(connection, person["id"])
@@ -173,27 +173,29 @@ def participant_sessions(store: Store, actor: str, study_code: str) -> list[Sess
         who = acting(connection, actor)
         person = person_for(connection, who, study_code, "visits")
         protocol = study_protocol(connection)
-        arm = _arm(connection, person["id"])
+        arm = allocated_arm(connection, person["id"])
         s = schema.sessions
         mine = (s.c.participant_id == person["id"]) & s.c.current.is_(True)
         query = select(s).where(mine).order_by(s.c.held_on, s.c.plan, s.c.number)
         rows = connection.execute(query).mappings()
         return [
-            _session(connection, who, _plan(protocol, r["plan"]), r, study_code, arm) for r in rows
+            _session(connection, who, session_plan(protocol, r["plan"]), r, study_code, arm)
+            for r in rows
         ]
 
 
-def _arm(connection: Connection, participant_id: int) -> str | None:
+def allocated_arm(connection: Connection, participant_id: int) -> str | None:
     """The allocated arm, for :func:`arm_for` only; None before randomisation."""
     a = schema.allocations
     return connection.execute(select(a.c.arm).where(a.c.participant_id == participant_id)).scalar()
 
 
-def _plan(protocol: Protocol, plan_code: str) -> SessionPlan:
+def session_plan(protocol: Protocol, plan_code: str) -> SessionPlan:
     plans: dict[str, SessionPlan] = {p.code: p for p in protocol.sessions}
     if plan_code not in plans:
         raise NotFoundError(
-            f"no session plan {plan_code!r}; plans: {', '.join(plans) or 'none in the protocol'}"
+            f"plan: no session plan {plan_code!r}; plans: "
+            f"{', '.join(plans) or 'none in the protocol'}"
         )
     return plans[plan_code]
 
@@ -264,7 +266,7 @@ def record_adverse_event(
         values = _ae_values(tx.connection, person, given, day)
         values |= {"entered_by": who.username, "entered_at": tx.at, "version": 1, "current": True}
         event_id = tx.insert(schema.adverse_events, values)
-    return _event({**values, "id": event_id}, study_code, session)
+    return event_record({**values, "id": event_id}, study_code, session)
 
 
 def correct_adverse_event(
@@ -284,9 +286,9 @@ def correct_adverse_event(
             f"fields: {', '.join(AE_FIELDS)}, session"
         )
     with store.read() as connection:
-        study_code = _event_row(connection, event_id)[1]
+        study_code = event_row(connection, event_id)[1]
     with writing(store, actor, "correct", participant=study_code, reason=why) as (tx, who):
-        old, study_code, session = _event_row(tx.connection, event_id)
+        old, study_code, session = event_row(tx.connection, event_id)
         person = person_for(tx.connection, who, study_code, "correct")
         if not old["current"]:
             raise ConflictError(
@@ -302,7 +304,7 @@ def correct_adverse_event(
         values |= {"version": old["version"] + 1, "current": True, "supersedes_id": event_id}
         tx.update(schema.adverse_events, event_id, {"current": False})
         new_id = tx.insert(schema.adverse_events, values)
-    return _event({**values, "id": new_id}, study_code, given["session"])
+    return event_record({**values, "id": new_id}, study_code, given["session"])
 
 
 def _ae_values(
@@ -343,7 +345,7 @@ def _ae_values(
     }
 
 
-def _event_row(connection: Connection, event_id: int) -> tuple[dict[str, Any], str, Any]:
+def event_row(connection: Connection, event_id: int) -> tuple[dict[str, Any], str, Any]:
     a, p, s = schema.adverse_events, schema.participants, schema.sessions
     query = (
         select(a, p.c.study_code, s.c.plan.label("s_plan"), s.c.number.label("s_number"))
@@ -358,7 +360,7 @@ def _event_row(connection: Connection, event_id: int) -> tuple[dict[str, Any], s
     return dict(row), row["study_code"], session
 
 
-def _event(
+def event_record(
     values: Mapping[str, Any], study_code: str, session: tuple[str, int] | None
 ) -> AdverseEventRecord:
     return AdverseEventRecord(

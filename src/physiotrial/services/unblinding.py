@@ -36,7 +36,7 @@ from physiotrial.services.context import (
     writing,
 )
 from physiotrial.services.enrolment import required_text
-from physiotrial.services.randomisation import _allocation
+from physiotrial.services.randomisation import allocation_of
 from physiotrial.store import schema
 from physiotrial.store.store import Store
 
@@ -82,7 +82,7 @@ def request_unblinding(store: Store, actor: str, study_code: str, reason: str) -
         connection = tx.connection
         row = _participant(connection, code)
         require(user, "request unblinding", row["site_id"])
-        if _allocation(connection, row["id"]) is None:
+        if allocation_of(connection, row["id"]) is None:
             raise ConflictError(
                 f"participant {code} is not randomised (status {row['status']}); there is no "
                 "allocation to unblind"
@@ -151,7 +151,7 @@ def decide_unblinding(
                 f"{current['decided_by']} at {current['decided_at']}; a request is decided once"
             )
         if decision == GRANTED:
-            if _allocation(connection, current["participant_id"]) is None:
+            if allocation_of(connection, current["participant_id"]) is None:
                 raise ConflictError(
                     f"participant {current['study_code']} has no allocation to unblind"
                 )

@@ -23,11 +23,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from physiotrial.core.protocol import Protocol, RecordField, SessionPlan
+from physiotrial.core.protocol import Protocol, RecordField
 from physiotrial.errors import AnswerError, NotFoundError, PermissionDeniedError, PhysiotrialError
 from physiotrial.services.context import Actor, require
 from physiotrial.services.events import treatment_for
-from physiotrial.services.safety import participant_sessions, record_session
+from physiotrial.services.safety import participant_sessions, record_session, session_plan
 from physiotrial.services.study import study_protocol
 from physiotrial.web.csrf import HTML_ROUTER_DEPENDENCIES
 from physiotrial.web.deps import CurrentActor, web_state
@@ -94,14 +94,6 @@ def _protocol(request: Request) -> Protocol:
         return study_protocol(connection)
 
 
-def _plan(protocol: Protocol, plan_code: str) -> SessionPlan:
-    for plan in protocol.sessions:
-        if plan.code == plan_code:
-            return plan
-    plans = ", ".join(p.code for p in protocol.sessions) or "none in the protocol"
-    raise NotFoundError(f"plan: no session plan {plan_code!r}; plans: {plans}")
-
-
 def _session_page(
     request: Request,
     actor: Actor,
@@ -115,7 +107,7 @@ def _session_page(
     """The form; the role and the participant's site are checked by the services first."""
     require(actor, "session")
     state = web_state(request)
-    plan = _plan(_protocol(request), plan_code)
+    plan = session_plan(_protocol(request), plan_code)
     recorded = participant_sessions(state.store, actor.username, study_code)
     done = {s.number for s in recorded if s.plan == plan.code}
     left = [n for n in range(1, plan.count + 1) if n not in done]
@@ -147,7 +139,7 @@ def session_submit(
     request: Request, actor: CurrentActor, study_code: str, posted: PostedForm
 ) -> Response:
     values = {k: v for k, v in posted.items() if k != "csrf_token"}
-    plan = _plan(_protocol(request), values.get("plan", ""))
+    plan = session_plan(_protocol(request), values.get("plan", ""))
     details = {f.id: values.get(DETAIL + f.id, "") for f in plan.records}
     state = web_state(request)
     try:
