@@ -17,6 +17,7 @@ Nothing here reads or returns an allocation: schedules are the same in every arm
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -215,17 +216,22 @@ def withdraw(
         values |= {"reason": why, "entered_by": who.username, "entered_at": tx.at}
         tx.insert(schema.dispositions, values)
         tx.update(schema.participants, person["id"], {"status": kind})
-    stopped = tuple(v.code for v in visits if v.done_on is None and v.closes >= occurred_on)
     return Withdrawal(
         study_code=study_code,
         kind=kind,
         occurred_on=occurred_on,
         reason=why,
         previous_status=person["status"],
-        visits_stopped=stopped,
+        visits_stopped=stopped_by(visits, occurred_on),
         entered_by=who.username,
         entered_at=tx.at,
     )
+
+
+def stopped_by(visits: Iterable[Any], day: date) -> tuple[str, ...]:
+    """The codes of the visits a departure on ``day`` stops: not done, and their window not
+    closed before ``day`` (rows or :class:`VisitView`: anything with code, done_on, closes)."""
+    return tuple(v.code for v in visits if v.done_on is None and v.closes >= day)
 
 
 def mark_treatment_visit(

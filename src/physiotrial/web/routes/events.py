@@ -35,7 +35,7 @@ from physiotrial.services.safety import (
     record_deviation,
     withdraw,
 )
-from physiotrial.services.schedule import participant_visits
+from physiotrial.services.schedule import participant_visits, stopped_by
 from physiotrial.web.csrf import HTML_ROUTER_DEPENDENCIES
 from physiotrial.web.deps import CurrentActor, web_state
 from physiotrial.web.errors import status_of
@@ -233,7 +233,7 @@ def _withdrawal_page(
         "departure": participant_departure(state.store, actor.username, study_code),
         "kinds": [(k, KIND_LABELS.get(k, k)) for k in DEPARTURES],
         "kind_labels": KIND_LABELS,
-        "pending": [v.code for v in visits if v.done_on is None and v.closes >= state.today()],
+        "pending": stopped_by(visits, state.today()),
         "values": values,
         "errors": errors or {},
         "problem": problem,
