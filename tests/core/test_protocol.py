@@ -145,13 +145,13 @@ BAD_CASES = [
         "wrong word for the randomisation method",
         _set("randomisation.method", "blocks"),
         "randomisation.method",
-        "Input should be 'simple', 'permuted_blocks' or 'minimisation' (given: 'blocks')",
+        "Input should be 'simple', 'permuted_blocks', 'minimisation' or 'none' (given: 'blocks')",
     ),
     (
         "misspelt key",
         _set("study.titel", "x"),
         "study.titel",
-        "unknown key; allowed keys here: condition, id, registry_id",
+        "unknown key; allowed keys here: condition, id, kind, registry_id",
     ),
     (
         "missing section",

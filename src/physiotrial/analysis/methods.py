@@ -92,7 +92,7 @@ def consort_counts(
 def methods_text(protocol: Protocol, blinded: bool) -> str:
     """The statistical methods paragraph, written from the protocol's analysis plan."""
     plan = protocol.analysis
-    contrast = plan.primary_contrast
+    contrast = protocol.contrast
     primary = protocol.primary_outcome
     visit = protocol.visit(contrast.visit)
     covariates = ", ".join(

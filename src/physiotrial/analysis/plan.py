@@ -69,12 +69,11 @@ def analyse_trial(
     frames: TrialFrames, protocol: Protocol, blinded: bool, manifest: Mapping[str, Any]
 ) -> AnalysisResults:
     """Follow ``protocol.analysis`` on ``frames``; see the module docstring."""
-    plan = protocol.analysis
     if blinded:
         experimental, control = BLINDED_ARMS
         arms = {a: a for a in BLINDED_ARMS}
     else:
-        experimental, control = plan.primary_contrast.experimental, plan.primary_contrast.control
+        experimental, control = protocol.contrast.experimental, protocol.contrast.control
         arms = {a.code: a.code for a in protocol.arms}
     order = [experimental, control]
     people = frames.participants
@@ -106,7 +105,7 @@ def analyse_trial(
     tables = {name: _fixed(name, frame) for name, frame in tables.items()}
     primary_rows = long[primary]
     primary_rows = primary_rows[
-        (primary_rows["visit"] == plan.primary_contrast.visit)
+        (primary_rows["visit"] == protocol.contrast.visit)
         & primary_rows["study_code"].isin(itt["study_code"])
     ].dropna(subset=["value", "baseline"])
     return AnalysisResults(
@@ -204,7 +203,7 @@ def _ancova(
                         "p_holm": math.nan,
                         "primary": bool(
                             outcome.primary
-                            and visit == plan.primary_contrast.visit
+                            and visit == protocol.contrast.visit
                             and population == plan.population
                         ),
                     }
@@ -212,7 +211,7 @@ def _ancova(
     table = pd.DataFrame(rows)
     if plan.multiplicity == "holm" and not table.empty:
         family = (
-            (table["visit"] == plan.primary_contrast.visit)
+            (table["visit"] == protocol.contrast.visit)
             & (table["population"] == plan.population)
             & (table["outcome"] != protocol.primary_outcome.id)
         )
@@ -260,7 +259,7 @@ def _missing_data(
         long[outcome.id],
         itt,
         _follow_up(outcome, protocol.baseline.code),
-        plan.primary_contrast.visit,
+        protocol.contrast.visit,
         experimental,
         control,
         _covariates(protocol),
@@ -388,7 +387,7 @@ def _published(protocol: Protocol, ancova_table: pd.DataFrame) -> pd.DataFrame:
     for outcome_id, (estimate, low, high) in PUBLISHED.items():
         row = ancova_table[
             (ancova_table["outcome"] == outcome_id)
-            & (ancova_table["visit"] == plan.primary_contrast.visit)
+            & (ancova_table["visit"] == protocol.contrast.visit)
             & (ancova_table["population"] == plan.population)
         ]
         if row.empty:

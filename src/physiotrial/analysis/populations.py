@@ -43,7 +43,7 @@ def per_protocol(
         ok &= got >= share * plan.count - 1e-9
     major = deviations[deviations["category"].isin(MAJOR_DEVIATIONS)]["study_code"]
     ok &= ~codes.isin(set(major))
-    visit = protocol.analysis.primary_contrast.visit
+    visit = protocol.contrast.visit
     at = visits[(visits["visit"] == visit) & visits["done_on"].notna()]
     in_window = at[(at["done_on"] >= at["opens"]) & (at["done_on"] <= at["closes"])]
     ok &= codes.isin(set(in_window["study_code"]))

@@ -75,6 +75,12 @@ def render_protocol(protocol: Protocol, console: Console) -> None:
     console.print(outcomes)
     analysis = protocol.analysis
     contrast = analysis.primary_contrast
+    if contrast is None:
+        console.print(
+            "[bold]Clinic:[/bold] one care plan, no arms to compare; outcomes are followed per "
+            "patient against their MCID and pooled as sessions to meaningful improvement"
+        )
+        return
     console.print(
         f"[bold]Analysis:[/bold] {analysis.population.upper()}, {analysis.primary_model} "
         f"({analysis.covariance}), covariates {', '.join(analysis.covariates) or 'none'}; "

@@ -17,6 +17,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from physiotrial.core.care import Care
 from physiotrial.core.instruments.spec import Direction, Mcid, OptionValue, Rater
 from physiotrial.errors import Problem, ProtocolError
 
@@ -51,6 +52,10 @@ class Study(_Frozen):
     condition: str
     sponsor: str | None = None
     sources: tuple[str, ...] = ()
+    kind: Literal["trial", "clinic"] = Field(
+        default="trial",
+        description="A clinic study has one arm, no randomisation and no blinding (care plan).",
+    )
 
 
 class Arm(_Frozen):
@@ -81,7 +86,9 @@ class Minimisation(_Frozen):
 
 
 class Randomisation(_Frozen):
-    method: Literal["simple", "permuted_blocks", "minimisation"]
+    method: Literal["simple", "permuted_blocks", "minimisation", "none"] = Field(
+        description="none: one arm, every participant receives it (a clinic's care plan)."
+    )
     block_sizes: tuple[int, ...] = Field(
         default=(), description="Block sizes chosen at random for each new block."
     )
@@ -238,7 +245,9 @@ class AnalysisPlan(_Frozen):
     primary_model: Literal["ancova", "mmrm"]
     covariance: Literal["unstructured", "cs", "ar1", "toeplitz"] = "unstructured"
     covariates: tuple[str, ...] = ()
-    primary_contrast: Contrast
+    primary_contrast: Contrast | None = Field(
+        default=None, description="Required with two or more arms; a clinic has none."
+    )
     alpha: float = Field(default=0.05, gt=0, le=0.2)
     multiplicity: Literal["holm", "hochberg", "bonferroni", "none"] = "holm"
     responders: tuple[Responder, ...] = ()
@@ -260,7 +269,7 @@ class Protocol(_Frozen):
     """A validated trial protocol; build it with :func:`protocol_checks.parse_protocol`."""
 
     study: Study
-    arms: tuple[Arm, ...] = Field(min_length=2)
+    arms: tuple[Arm, ...] = Field(min_length=1, description="Two or more unless method none.")
     randomisation: Randomisation
     eligibility: tuple[Criterion, ...] = Field(min_length=1)
     measures: tuple[Measure, ...] = Field(min_length=1)
@@ -270,6 +279,7 @@ class Protocol(_Frozen):
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
     analysis: AnalysisPlan
     sample_size: SampleSize | None = None
+    care: Care | None = Field(default=None, description="A clinic study's care plan details.")
 
     def arm(self, code: str) -> Arm:
         return _find(self.arms, "code", code)
@@ -286,6 +296,20 @@ class Protocol(_Frozen):
     @property
     def primary_outcome(self) -> Outcome:
         return next(o for o in self.outcomes if o.primary)
+
+    @property
+    def contrast(self) -> Contrast:
+        """The primary contrast; a clinic study (one arm) has none to compare."""
+        if self.analysis.primary_contrast is None:
+            raise ProtocolError(
+                self.study.id,
+                [Problem("analysis.primary_contrast", "a clinic study has no arms to compare")],
+            )
+        return self.analysis.primary_contrast
+
+    @property
+    def is_clinic(self) -> bool:
+        return self.study.kind == "clinic"
 
     @property
     def baseline(self) -> Visit:

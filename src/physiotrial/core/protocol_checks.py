@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from physiotrial.core.instruments.catalogue import catalogue
 from physiotrial.core.instruments.scoring import resolve_options
-from physiotrial.core.protocol import Protocol, Role, VisitKind
+from physiotrial.core.protocol import Contrast, Protocol, Role, VisitKind
 from physiotrial.errors import InstrumentError, Problem, ProtocolError
 
 
@@ -35,19 +35,20 @@ def protocol_from_mapping(data: Mapping[str, Any], source: str = "protocol") -> 
     try:
         protocol = Protocol.model_validate(data)
     except ValidationError as error:
-        raise ProtocolError(source, list(_structural_problems(error, data))) from None
+        raise ProtocolError(source, list(structural_problems(error, Protocol))) from None
     problems = check_protocol(protocol)
     if problems:
         raise ProtocolError(source, problems)
     return protocol
 
 
-def _structural_problems(error: ValidationError, data: Mapping[str, Any]) -> Iterator[Problem]:
+def structural_problems(error: ValidationError, root: type[BaseModel]) -> Iterator[Problem]:
+    """Each pydantic error as a :class:`Problem` at its key path, in a file shaped like ``root``."""
     for detail in error.errors():
         loc = tuple(part for part in detail["loc"] if not _is_union_tag(part))
         path = _path(loc)
         if detail["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
+            allowed = _allowed_keys(root, loc[:-1])
             yield Problem(path, f"unknown key; allowed keys here: {', '.join(allowed)}")
         elif detail["type"] == "missing":
             yield Problem(path, "required key is missing")
@@ -68,9 +69,9 @@ def _path(loc: Sequence[int | str]) -> str:
     return text
 
 
-def _allowed_keys(loc: Sequence[int | str]) -> list[str]:
-    """The keys the model at ``loc`` accepts, by walking the model tree."""
-    model: type[BaseModel] | None = Protocol
+def _allowed_keys(root: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys the model at ``loc`` accepts, by walking the model tree from ``root``."""
+    model: type[BaseModel] | None = root
     for part in loc:
         if model is None or isinstance(part, int):
             continue
@@ -130,6 +131,10 @@ def _unique_ids(p: Protocol) -> Iterator[Problem]:
 
 def _check_randomisation(p: Protocol) -> Iterator[Problem]:
     r = p.randomisation
+    if r.method == "none" and len(p.arms) != 1:
+        yield Problem("randomisation.method", "none needs exactly one arm (a clinic care plan)")
+    if r.method != "none" and len(p.arms) < 2:
+        yield Problem("arms", f"{r.method} randomisation needs two or more arms")
     ratio_sum = sum(a.ratio for a in p.arms)
     factor_ids = {f.id for f in r.factors}
     if r.method == "permuted_blocks" and not r.block_sizes:
@@ -240,6 +245,8 @@ def _check_sessions(p: Protocol) -> Iterator[Problem]:
 
 def _check_blinding(p: Protocol) -> Iterator[Problem]:
     blinded = set(p.blinding.blinded_roles)
+    if len(p.arms) == 1 and blinded:
+        yield Problem("blinding.blinded_roles", "with one arm there is nothing to blind; use []")
     if any(a.sham for a in p.arms) and Role.THERAPIST in blinded:
         yield Problem(
             "blinding.blinded_roles",
@@ -296,19 +303,11 @@ def _check_analysis(p: Protocol) -> Iterator[Problem]:
     arms = {arm.code for arm in p.arms}
     outcomes = {o.id: o for o in p.outcomes}
     contrast = a.primary_contrast
-    for field, arm in (("experimental", contrast.experimental), ("control", contrast.control)):
-        if arm not in arms:
-            yield Problem(f"analysis.primary_contrast.{field}", _unknown("arm", arm, arms))
-    if contrast.experimental == contrast.control:
-        yield Problem("analysis.primary_contrast", "experimental and control must differ")
-    primary = [o for o in p.outcomes if o.primary]
-    if primary and contrast.visit not in primary[0].visits:
-        yield Problem(
-            "analysis.primary_contrast.visit",
-            _unknown(
-                f"visit of primary outcome {primary[0].id}", contrast.visit, primary[0].visits
-            ),
-        )
+    if contrast is None:
+        if len(p.arms) > 1:
+            yield Problem("analysis.primary_contrast", "required when there are two or more arms")
+    else:
+        yield from _check_contrast(p, contrast, arms)
     allowed_covariates = {"baseline", "site"} | {f.id for f in p.randomisation.factors}
     for i, covariate in enumerate(a.covariates):
         if covariate not in allowed_covariates:
@@ -335,6 +334,22 @@ def _check_analysis(p: Protocol) -> Iterator[Problem]:
                 )
     if p.sample_size is not None and p.sample_size.outcome not in outcomes:
         yield Problem("sample_size.outcome", _unknown("outcome", p.sample_size.outcome, outcomes))
+
+
+def _check_contrast(p: Protocol, contrast: Contrast, arms: set[str]) -> Iterator[Problem]:
+    for field, arm in (("experimental", contrast.experimental), ("control", contrast.control)):
+        if arm not in arms:
+            yield Problem(f"analysis.primary_contrast.{field}", _unknown("arm", arm, arms))
+    if contrast.experimental == contrast.control:
+        yield Problem("analysis.primary_contrast", "experimental and control must differ")
+    primary = [o for o in p.outcomes if o.primary]
+    if primary and contrast.visit not in primary[0].visits:
+        yield Problem(
+            "analysis.primary_contrast.visit",
+            _unknown(
+                f"visit of primary outcome {primary[0].id}", contrast.visit, primary[0].visits
+            ),
+        )
 
 
 def _unknown(what: str, value: str, known: Iterable[str]) -> str:

@@ -85,6 +85,11 @@ class Slot:
     block_size: int
 
 
+def has_sequence(protocol: Protocol) -> bool:
+    """Whether allocations come from a sealed list (not minimisation, not a one-arm clinic)."""
+    return protocol.randomisation.method in ("simple", "permuted_blocks")
+
+
 def generate_sequence(protocol: Protocol, seed: str, per_stratum: int) -> list[Slot]:
     """The allocation sequence: ``per_stratum`` slots for every stratum of :func:`all_strata`.
 
@@ -95,10 +100,13 @@ def generate_sequence(protocol: Protocol, seed: str, per_stratum: int) -> list[S
       stratum may end part-way through a block, slightly unbalanced — size ``per_stratum`` above
       the recruitment target so that this never matters.
     * ``simple``: each slot is drawn independently with probability proportional to arm ratio.
+    * ``none`` (a clinic: one arm) has no sequence either: every participant receives the arm.
     * ``minimisation`` has no sequence (each allocation depends on those before it); use
       :func:`minimise`.
     """
     method = protocol.randomisation.method
+    if method == "none":
+        return []
     if method == "minimisation":
         raise RandomisationError(
             "minimisation allocates each participant from the allocations before them; there is "
@@ -272,6 +280,8 @@ def verify_allocations(
     """
     if protocol.randomisation.method == "minimisation":
         return _verify_minimisation(protocol, seed, allocations)
+    if protocol.randomisation.method == "none":
+        return _verify_single_arm(protocol, allocations)
     sequence = {(s.stratum, s.position): s for s in generate_sequence(protocol, seed, per_stratum)}
     problems: list[str] = []
     seen: set[str] = set()
@@ -323,6 +333,21 @@ def _identity_problems(protocol: Protocol, allocation: Allocation, seen: set[str
         if expected != allocation.stratum:
             problems.append(
                 f"{who}: recorded in stratum {allocation.stratum}, factor levels give {expected}"
+            )
+    return problems
+
+
+def _verify_single_arm(protocol: Protocol, allocations: Sequence[Allocation]) -> list[str]:
+    """Without randomisation every participant must be in the one arm, once."""
+    arm = protocol.arms[0].code
+    problems: list[str] = []
+    seen: set[str] = set()
+    for allocation in allocations:
+        problems.extend(_identity_problems(protocol, allocation, seen))
+        if allocation.arm != arm:
+            problems.append(
+                f"participant {allocation.participant_id}: recorded in {allocation.arm}, "
+                f"the care plan has only {arm}"
             )
     return problems
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from physiotrial.core.care_plan import parse_study_file
 from physiotrial.core.protocol import Protocol
-from physiotrial.core.protocol_checks import parse_protocol
 from physiotrial.errors import InputFileError
 
 _BUILTIN = "physiotrial.protocols"
@@ -41,4 +41,4 @@ def protocol_text(name_or_path: str) -> tuple[str, str]:
 def load_protocol(name_or_path: str) -> Protocol:
     """A validated protocol; :class:`ProtocolError` lists every problem in the file."""
     text, source = protocol_text(name_or_path)
-    return parse_protocol(text, source)
+    return parse_study_file(text, source)

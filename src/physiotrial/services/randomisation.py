@@ -31,6 +31,7 @@ from physiotrial.core.randomisation import (
     Allocation,
     Slot,
     generate_sequence,
+    has_sequence,
     minimise,
     sequence_hash,
     verify_allocations,
@@ -183,7 +184,9 @@ def randomise(
             select(func.count()).select_from(schema.allocations)
         ).scalar_one()
         slot_id: int | None = None
-        if protocol.randomisation.method == "minimisation":
+        if protocol.randomisation.method == "none":
+            arm = protocol.arms[0].code
+        elif protocol.randomisation.method == "minimisation":
             prior = _prior(connection)
             seed = _seed(connection)
             arm = minimise(protocol, seed, prior, row["factor_levels"], len(prior))
@@ -306,7 +309,7 @@ def verify_randomisation(store: Store, actor: str) -> list[str]:
         seed = _seed(connection)
         per_stratum = int(study["per_stratum"] or 0)
         problems: list[str] = []
-        if protocol.randomisation.method != "minimisation":
+        if has_sequence(protocol):
             derived = generate_sequence(protocol, seed, per_stratum)
             problems += _sequence_problems(
                 _stored_slots(connection), derived, study["sequence_hash"]

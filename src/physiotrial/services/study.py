@@ -19,9 +19,9 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError
 
 from physiotrial import __version__
+from physiotrial.core.care_plan import parse_study_file
 from physiotrial.core.protocol import Protocol, Role
-from physiotrial.core.protocol_checks import parse_protocol
-from physiotrial.core.randomisation import generate_sequence, sequence_hash
+from physiotrial.core.randomisation import generate_sequence, has_sequence, sequence_hash
 from physiotrial.errors import ConflictError, NotFoundError, StoreError
 from physiotrial.services.context import SITE_BOUND, writing
 from physiotrial.services.protocols import protocol_text
@@ -63,7 +63,7 @@ def init_study(
 ) -> StudyInfo:
     """Create the schema, store the protocol, add the first data manager, seal the sequence."""
     text, _source = protocol_text(protocol)
-    parsed = parse_protocol(text, protocol)
+    parsed = parse_study_file(text, protocol)
     store = Store(database_url)
     try:
         upgrade(store.engine)
@@ -75,7 +75,7 @@ def init_study(
         secret = seed or secrets.token_hex(32)
         per_stratum = slots_per_stratum(parsed)
         slots = []
-        if parsed.randomisation.method != "minimisation":
+        if has_sequence(parsed):
             slots = generate_sequence(parsed, secret, per_stratum)
         seal = sequence_hash(slots) if slots else None
         now = utc_now()
@@ -188,7 +188,7 @@ def study_protocol(connection: Connection) -> Protocol:
 
 @lru_cache(maxsize=8)
 def _parse_cached(text: str) -> Protocol:
-    return parse_protocol(text, "stored protocol")
+    return parse_study_file(text, "stored protocol")
 
 
 def add_site(store: Store, actor: str, code: str, name: str) -> int:
@@ -237,7 +237,7 @@ def amend_protocol(store: Store, actor: str, protocol: str, reason: str) -> Stud
     if not reason.strip():
         raise ConflictError("a protocol amendment needs a reason (e.g. the ethics approval)")
     text, source = protocol_text(protocol)
-    amended = parse_protocol(text, source)
+    amended = parse_study_file(text, source)
     with writing(store, actor, "protocol amend", reason=reason) as (tx, _):
         # Checked inside the write: two amendments submitted at once are serialised, and the
         # second is compared with the first, not with what was current before either.

@@ -170,7 +170,7 @@ def simulate_cohort(protocol: Protocol, n: int, seed: int) -> Cohort:
     """``n`` participants of ``protocol`` with targets under each of its arms."""
     rng = np.random.default_rng([seed, 0])
     people = _people(n, rng)
-    exp, draws = protocol.analysis.primary_contrast.experimental, _Draws(rng, n)
+    exp, draws = protocol.contrast.experimental, _Draws(rng, n)
     targets = {a.code: _targets(protocol, people, draws, a.code == exp) for a in protocol.arms}
     return Cohort(people=people, targets=targets)
 
