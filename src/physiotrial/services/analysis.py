@@ -59,10 +59,11 @@ def analysis_frames(store: Store, actor: str) -> TrialFrames:
         who = acting(connection, actor)
         require(who, "analyse")
         protocol = study_protocol(connection)
-        return _frames(connection, who, protocol)
+        return study_frames(connection, who, protocol)
 
 
-def _frames(connection: Connection, who: Actor, protocol: Protocol) -> TrialFrames:
+def study_frames(connection: Connection, who: Actor, protocol: Protocol) -> TrialFrames:
+    """Every frame of the study as ``who`` may see it (the caller has checked the permission)."""
     sees = sees_allocation(connection, who)
     labels = {} if sees else blinded_labels(connection, protocol)
 
@@ -133,7 +134,7 @@ def _frames(connection: Connection, who: Actor, protocol: Protocol) -> TrialFram
         ],
         columns=list(FRAME_COLUMNS["screening"]),
     )
-    if not participants.empty:
+    if not participants.empty and not protocol.is_clinic:
         flags = per_protocol(protocol, participants["study_code"], sessions, deviations, visits)
         participants["per_protocol"] = participants["study_code"].map(flags).astype(bool)
     return TrialFrames(
@@ -220,7 +221,7 @@ def analyse(store: Store, actor: str) -> AnalysisResults:
             )
         protocol = study_protocol(connection)
         blinded = not sees_allocation(connection, who)
-        frames = _frames(connection, who, protocol)
+        frames = study_frames(connection, who, protocol)
     # Every analysis is a look at the data (with arms, for an unblinded role): on the record.
     note = f"analysis of lock {manifest.lock_id} ({'blinded' if blinded else 'with arms'})"
     with writing(store, actor, "analyse", reason=note, when_locked=True):

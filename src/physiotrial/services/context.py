@@ -56,6 +56,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "use api tokens": frozenset({C, A, T, S, D}),
     "manage other users": frozenset({D}),
     "give links": frozenset({C, A}),
+    "follow progress": frozenset({C, A, T, D}),
+    "clinic outcomes": frozenset({C, A, T, S, D}),
 }
 """Action → roles allowed to perform it (DESIGN.md, "Users and what they do").
 
@@ -63,6 +65,10 @@ Web access (services/access.py): every staff role may ``set password``, ``end se
 api tokens`` for itself; doing so for another user is to ``manage other users``, the data
 manager's. Participants have no account: a coordinator or an assessor of their site may ``give
 links``, one-time links to the participant's self-report forms.
+
+Clinic mode (services/clinic.py): staff of the patient's site and the data manager ``follow
+progress`` of a patient; the clinic's pooled figures (``clinic outcomes``) are open to every staff
+role, the statistician included.
 
 Emergency unblinding (services/unblinding.py): staff of the participant's site ``request
 unblinding``; the data manager grants (``unblind``) or declines (``decline unblinding``)."""
