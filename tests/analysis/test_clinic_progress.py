@@ -25,7 +25,7 @@ def _frames(patients: dict[str, dict[str, object]]) -> TrialFrames:
     people, scores, visits, sessions, events = [], [], [], [], []
     for code, p in patients.items():
         people.append(
-            {c: None for c in FRAME_COLUMNS["participants"]}
+            dict.fromkeys(FRAME_COLUMNS["participants"])
             | {
                 "study_code": code,
                 "site": "CLN",
@@ -145,7 +145,8 @@ def test_pain_course_against_mcid(
     pain = next(c for c in progress.courses if c.outcome == "pain_max")
     point = next(p for p in pain.points if p.visit == visit)
     assert (point.improvement, point.reached, point.sessions) == (improvement, reached, sessions)
-    assert pain.mcid == 19.9 and "Tubach" in pain.mcid_source
+    assert pain.mcid == 19.9
+    assert "Tubach" in pain.mcid_source
 
 
 @pytest.mark.parametrize(
@@ -180,7 +181,8 @@ def test_flags(code: str, kinds: list[str]) -> None:
 
 def test_flag_messages_name_the_numbers() -> None:
     flags = patient_progress(FRAMES, KNEE, "CLN-004").flags
-    assert "after 3 sessions" in flags[0].message and "change -25.0" in flags[0].message
+    assert "after 3 sessions" in flags[0].message
+    assert "change -25.0" in flags[0].message
     assert "by 25.0 (more than the MCID of 19.9)" in flags[1].message
     neuro = patient_progress(FRAMES, KNEE, "CLN-002").flags[0].message
     assert "turned positive at R1: 5 (was 1; positive from 4)" in neuro
@@ -232,4 +234,5 @@ def test_exercise_weeks_count_days_against_prescription() -> None:
     )
     weeks = patient_progress(FRAMES, KNEE, "CLN-001", log).exercise
     assert [(w.week, w.days, w.target) for w in weeks] == [(1, 3, 4), (2, 2, 4)]
-    assert weeks[0].mean_pain == pytest.approx(3.0) and weeks[1].mean_pain == pytest.approx(1.0)
+    assert weeks[0].mean_pain == pytest.approx(3.0)
+    assert weeks[1].mean_pain == pytest.approx(1.0)

@@ -12,6 +12,7 @@ from physiotrial.cli import (
     admin,
     analysis,
     capture,
+    clinic,
     demo,
     enrolment,
     instruments,
@@ -43,6 +44,7 @@ simulate.register(app)
 report.register(app)
 mmrm.register(app)
 serve.register(app)
+clinic.register(app)
 
 
 @app.command("version")

@@ -109,13 +109,19 @@ def randomise_command(
     database: Database = None,
     as_json: AsJson = False,
 ) -> None:
-    """Randomise a consented participant and plan their visits (one audited call)."""
+    """Randomise a consented participant and plan their visits (one audited call); in a clinic
+    study (a care plan) this starts care."""
     with study_store(study, database) as store:
         result = randomise(store, actor, study_code, parse_day(on, "--on"))
     arm = f"arm {result.arm}" if result.arm else "arm concealed (your role is blinded)"
+    head = (
+        f"{result.study_code}: care started on {result.randomised_on.isoformat()}"
+        if result.clinic
+        else f"{result.study_code}: randomised on {result.randomised_on.isoformat()} "
+        f"(allocation {result.sequence_index}); {arm}"
+    )
     lines = [
-        f"{result.study_code}: randomised on {result.randomised_on.isoformat()} "
-        f"(allocation {result.sequence_index}); {arm}",
+        head,
         "visits:",
         *(
             f"  {v.code:<4} {v.planned.isoformat()}  window {v.opens.isoformat()} to "

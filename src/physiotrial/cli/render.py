@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from physiotrial.core.care import Care
 from physiotrial.core.instruments import Instrument, ScoreSpec
 from physiotrial.core.protocol import Criterion, Protocol
 from physiotrial.services.instruments import find_instrument
@@ -18,18 +19,10 @@ def render_protocol(protocol: Protocol, console: Console) -> None:
         f"{study.id} version {study.version} · {study.condition} · registry {study.registry_id}"
     )
 
-    arms = Table(title="Arms", title_justify="left")
-    for column in ("code", "name", "components", "sham", "ratio"):
-        arms.add_column(column)
-    for arm in protocol.arms:
-        arms.add_row(
-            arm.code, arm.name, ", ".join(arm.components), "yes" if arm.sham else "", str(arm.ratio)
-        )
-    console.print(arms)
-
-    console.print(_randomisation_line(protocol))
-    blinded = ", ".join(r.value for r in protocol.blinding.blinded_roles)
-    console.print(f"[bold]Blinded:[/bold] {blinded}")
+    if protocol.care is None:
+        _render_arms(protocol, console)
+    else:
+        _render_care(protocol.care, console)
 
     eligibility = Table(title="Eligibility", title_justify="left")
     for column in ("id", "kind", "criterion", "eligible when"):
@@ -87,6 +80,49 @@ def render_protocol(protocol: Protocol, console: Console) -> None:
         f"primary contrast {contrast.experimental} − {contrast.control} at {contrast.visit}, "
         f"alpha {analysis.alpha}, secondary outcomes {analysis.multiplicity}-adjusted; "
         f"missing data {analysis.missing_data.strategy}"
+    )
+
+
+def _render_arms(protocol: Protocol, console: Console) -> None:
+    arms = Table(title="Arms", title_justify="left")
+    for column in ("code", "name", "components", "sham", "ratio"):
+        arms.add_column(column)
+    for arm in protocol.arms:
+        arms.add_row(
+            arm.code, arm.name, ", ".join(arm.components), "yes" if arm.sham else "", str(arm.ratio)
+        )
+    console.print(arms)
+    console.print(_randomisation_line(protocol))
+    blinded = ", ".join(r.value for r in protocol.blinding.blinded_roles)
+    console.print(f"[bold]Blinded:[/bold] {blinded}")
+
+
+def _render_care(care: Care, console: Console) -> None:
+    """A care plan: no arms, randomisation or blinding; components, home programme, rhythm."""
+    components = Table(title=f"Care plan ({care.joint})", title_justify="left")
+    for column in ("code", "kind", "name", "target muscles", "per week", "weeks"):
+        components.add_column(column)
+    for c in care.components:
+        weeks = f"{c.weeks}" + (f" (up to {c.up_to_weeks})" if c.up_to_weeks else "")
+        components.add_row(
+            c.code, c.kind, c.name, ", ".join(c.target_muscles), str(c.per_week), weeks
+        )
+    console.print(components)
+    if care.home is not None:
+        home = Table(
+            title=f"Home exercise, {care.home.per_week} days a week for {care.home.weeks} weeks",
+            title_justify="left",
+        )
+        for column in ("exercise", "sets × repetitions", "load"):
+            home.add_column(column)
+        for e in care.home.exercises:
+            home.add_row(e.name, f"{e.sets} × {e.repetitions}", e.load)
+        console.print(home)
+    months = ", ".join(f"{m} months" for m in care.follow_up_months) or "none"
+    console.print(
+        f"[bold]Reassessment:[/bold] every {care.reassess_every} sessions of {care.counted}; "
+        f"follow-up at {months}. Response: MCID of {care.response.mcid_outcome}, OMERACT-OARSI "
+        f"on {care.response.pain} and {care.response.function}"
     )
 
 

@@ -68,6 +68,8 @@ class RandomisationResult:
     sequence_index: int
     arm: str | None
     visits: tuple[ScheduledVisit, ...]
+    clinic: bool = False
+    """True in a clinic study: this started care (one arm, nothing was randomised)."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ def randomise(
         sequence_index=index,
         arm=shown,
         visits=tuple(ScheduledVisit(v.code, v.name, v.planned, v.opens, v.closes) for v in planned),
+        clinic=protocol.is_clinic,
     )
 
 
