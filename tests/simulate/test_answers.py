@@ -137,9 +137,25 @@ def test_blinding_guesses_score_as_guessed(
         assert found["bang_category"] == category
 
 
-def test_an_unknown_instrument_is_refused_naming_the_allowed_ones() -> None:
-    with pytest.raises(ValueError, match=r"instrument 'koos': no simulated answers; allowed: vas"):
+def test_an_instrument_it_cannot_answer_is_refused_naming_the_items_and_what_it_can() -> None:
+    with pytest.raises(ValueError, match=r"instrument 'koos': no simulated answers for s1, s2"):
         answers_for("koos", {}, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"answered in full: vas, .* and single-item scores"):
+        answers_for("koos", {}, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    ("instrument", "targets", "answers"),
+    [
+        ("nprs", {"score": 7.4}, {"points": 7}),  # integer item: rounded
+        ("nprs", {"score": 12.0}, {"points": 10}),  # clipped to the item's 0-10
+        ("chair_stand_30s", {"stands": 11.0}, {"stands": 11}),
+    ],
+)
+def test_single_item_scores_are_answered_by_their_target(
+    instrument: str, targets: dict[str, float], answers: dict[str, object]
+) -> None:
+    assert answers_for(instrument, targets, np.random.default_rng(0)) == answers
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -18,11 +18,13 @@ instruments.md §5); PCS items 0-4, total 0-52 (Sullivan 1995; instruments.md §
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from physiotrial.core.instruments.catalogue import get_instrument
 from physiotrial.core.protocol import NumericCriterion, Protocol, SessionPlan, YesNoCriterion
 
 Rng = np.random.Generator
@@ -125,9 +127,26 @@ def answers_for(
         if guess != 3 and certainty is not None and not np.isnan(certainty):
             found["certainty"] = int(_round_in(certainty, 1, 2, 1))
         return found
-    raise ValueError(
-        f"instrument {instrument!r}: no simulated answers; allowed: {', '.join(INSTRUMENTS)}"
-    )
+    return _single_items(instrument, targets)
+
+
+def _single_items(instrument: str, targets: Mapping[str, float]) -> dict[str, object]:
+    """Any other instrument whose targeted scores are each one item (NPRS, 30-s chair stand…):
+    the item answered by its target within the item's range; ValueError when that is not enough.
+    """
+    spec, answers = get_instrument(instrument), dict[str, object]()
+    for score in (s for s in spec.scores if s.key in targets and len(s.items) == 1):
+        item = next(i for i in spec.items if i.id == score.items[0])
+        low = -math.inf if item.minimum is None else item.minimum
+        value = min(max(targets[score.key], low), item.maximum or math.inf)
+        answers[item.id] = round(value) if item.integer else round(value, 1)
+    missing = [i.id for i in spec.items if i.scored and i.required and i.id not in answers]
+    if missing:
+        raise ValueError(
+            f"instrument {instrument!r}: no simulated answers for {', '.join(missing)}; "
+            f"answered in full: {', '.join(INSTRUMENTS)} and single-item scores"
+        )
+    return answers
 
 
 def eligibility_answers(
@@ -161,19 +180,25 @@ def eligibility_answers(
 
 
 def session_record(
-    plan: SessionPlan, delivered: bool, real: bool, side: str, rng: Rng
+    plan: SessionPlan,
+    delivered: bool,
+    real: bool,
+    side: str,
+    rng: Rng,
+    muscles: tuple[str, ...] = ("popliteus",),
 ) -> dict[str, object]:
     """What a therapist records for a session of ``plan`` (only the plan's own fields).
 
-    Needling: the popliteus, the side, 4-10 insertions and 5-10 minutes whichever the arm (these
-    fields are shown to blinded roles); local twitch responses, which only real needling elicits,
+    Needling: one of ``muscles`` (the trial's popliteus; a care plan's target muscles), the
+    side, 4-10 insertions and 5-10 minutes whichever the arm (these fields are shown to blinded
+    roles); local twitch responses, which only real needling elicits,
     are an ``unblinded_only`` field. Exercise: completed, exercises done, pain during (NPRS).
     """
     if not delivered:
         found: dict[str, object] = {"completed": False}
     elif plan.code == "needling":
         found = {
-            "muscle": "popliteus",
+            "muscle": muscles[0],
             "side": side,
             "insertions": int(rng.integers(4, 11)),
             "local_twitch_responses": int(rng.integers(1, 6)) if real else 0,
@@ -185,6 +210,8 @@ def session_record(
             "exercises_done": int(rng.integers(6, 11)),
             "pain_during": int(rng.integers(0, 6)),
         }
+    if "muscle" in found and len(muscles) > 1:
+        found["muscle"] = str(rng.choice(muscles))
     fields = {f.id for f in plan.records}
     return {k: v for k, v in found.items() if k in fields}
 

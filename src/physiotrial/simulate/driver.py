@@ -124,7 +124,7 @@ def simulate_study(
     an initialised study of ``protocol``; ``admin`` (default: the study's first data manager)
     adds the sites and their users."""
     began = time.perf_counter()
-    admin = admin or _first_data_manager(store)
+    admin = admin or first_data_manager(store)
     for code, name, _ in SITES:
         study.add_site(store, admin, code, name)
         for prefix, role in ROLES:
@@ -159,7 +159,7 @@ def simulate_study(
     )
 
 
-def _first_data_manager(store: Store) -> str:
+def first_data_manager(store: Store) -> str:
     """The data manager created with the study (no service lists users; a read-only query)."""
     query = "SELECT username FROM users WHERE role = 'data_manager' AND active ORDER BY id"
     with store.read() as connection:
