@@ -35,7 +35,7 @@ def progress_command(
     for course in p.courses:
         mcid = f"MCID {course.mcid:g}" if course.mcid is not None else "no MCID"
         points = ", ".join(
-            f"{pt.visit} {pt.value:g}"
+            f"{pt.visit} {round(pt.value, 1):g}"
             + ("" if pt.visit == "BL" else f" ({pt.improvement:+.1f}{' ✓' if pt.reached else ''})")
             for pt in course.points
         )
