@@ -303,7 +303,13 @@ class Protocol(_Frozen):
         if self.analysis.primary_contrast is None:
             raise ProtocolError(
                 self.study.id,
-                [Problem("analysis.primary_contrast", "a clinic study has no arms to compare")],
+                [
+                    Problem(
+                        "analysis.primary_contrast",
+                        "a clinic study has no arms to compare; its analyses are patient "
+                        "progress and sessions to response (physiotrial clinic ...)",
+                    )
+                ],
             )
         return self.analysis.primary_contrast
 
