@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/capture.py
 	$(BIN)/python benchmarks/mmrm.py
 	$(BIN)/python benchmarks/web_latency.py
+	$(BIN)/python benchmarks/clinic.py
 
 # Regenerates the R golden files under tests/oracle/ (needs Rscript; the tests read the committed outputs).
 # kr.R and mmrm_data.R are sourced by mmrm.R, not run alone.

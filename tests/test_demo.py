@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from physiotrial.demo import run_demo
+from physiotrial.demo import clinic_lines, run_clinic_demo, run_demo
 from physiotrial.services.audit import verify_audit
 from physiotrial.services.session import open_study
 from physiotrial.settings import Settings
@@ -44,3 +44,22 @@ def test_demo_database_is_a_real_locked_audited_study(outcome) -> None:  # type:
         store.close()
     assert report.problems == ()
     assert report.audit_rows > 500
+
+
+def test_clinic_demo_simulates_a_knee_clinic_and_answers_how_many_sessions(
+    tmp_path: Path,
+) -> None:
+    demo = run_clinic_demo(tmp_path / "clinic", 7, Console(quiet=True))
+    assert (tmp_path / "clinic" / "physiotrial.sqlite").is_file()
+    assert sum(demo.standing.values()) == 53  # 60 came, 7 not suitable for needling
+    assert demo.standing["stopped"] > 0
+    curve = demo.response
+    assert curve is not None
+    assert curve.n == 53
+    assert 0 < curve.responded < curve.n
+    assert curve.median is not None
+    assert curve.median_lower is not None
+    assert curve.median_lower <= curve.median
+    lines = clinic_lines(demo)
+    assert lines[0].startswith("clinic: ")
+    assert f"by session {curve.median:g}" in lines[1]

@@ -6,6 +6,10 @@ simulator (screening, consent, concealed randomisation, every visit's questionna
 sessions, adverse events, losses to follow-up), locks the database, unblinds the locked study,
 analyses it as the statistician, and writes report.html and report.pdf. The terminal shows
 progress bars and the headline results against the published ones.
+
+Then the clinic half: a fresh study from the care plan ``knee-oa-clinic`` in ``DIR/clinic``,
+patients simulated without arms (``simulate.clinic``), and what the clinic pages show: the
+caseload and the Kaplan–Meier sessions to meaningful improvement.
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from physiotrial.analysis.results import AnalysisResults
 from physiotrial.core.protocol import Role
 from physiotrial.report.render import write_report
 from physiotrial.services.analysis import analyse, write_results
+from physiotrial.services.clinic import FINISHED, IN_CARE, STOPPED, clinic_overview
+from physiotrial.services.clinic_evidence import ResponseCurve, sessions_to_response_curves
 from physiotrial.services.locking import lock
 from physiotrial.services.randomisation import unblind_study
 from physiotrial.services.session import open_study
 from physiotrial.services.study import add_user, init_study, study_protocol
 from physiotrial.settings import Settings
 from physiotrial.simulate import study_seed
+from physiotrial.simulate.clinic import simulate_clinic
 from physiotrial.simulate.driver import simulate_study
 
 PROTOCOL = "popliteus-dn-koa"
@@ -99,6 +106,65 @@ def run_demo(
     return DemoOutcome(directory, html, pdf, timings, results)
 
 
+CARE_PLAN = "knee-oa-clinic"
+THERAPIST = "therapist"
+PATIENTS = 60
+
+
+@dataclass(frozen=True)
+class ClinicDemo:
+    directory: Path
+    standing: dict[str, int]
+    """In care / finished / stopped → patients, on the last simulated day."""
+    response: ResponseCurve | None
+    seconds: float
+
+
+def run_clinic_demo(directory: Path, seed: int, console: Console) -> ClinicDemo:
+    """Simulate a knee clinic in a fresh ``directory`` and read back what its pages show."""
+    started = time.perf_counter()
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    url = Settings.resolve(directory).database_url
+    init_study(
+        url, CARE_PLAN, admin=DATA_MANAGER, admin_name="Demo data manager", seed=study_seed(seed)
+    )
+    store = open_study(url)
+    try:
+        with store.read() as connection:
+            protocol = study_protocol(connection)
+        with console.status(f"simulating a knee clinic ({PATIENTS} patients, no arms)"):
+            summary = simulate_clinic(store, protocol, PATIENTS, seed, admin=DATA_MANAGER)
+        add_user(store, DATA_MANAGER, THERAPIST, "Demo therapist", Role.THERAPIST, "CLN")
+        overview = clinic_overview(store, THERAPIST, summary.last_day)
+        curves = sessions_to_response_curves(store, THERAPIST, "mcid")
+    finally:
+        store.close()
+    standing = {s: overview.count(s) for s in (IN_CARE, FINISHED, STOPPED)}
+    return ClinicDemo(directory, standing, curves.overall, time.perf_counter() - started)
+
+
+def clinic_lines(demo: ClinicDemo) -> list[str]:
+    """What the terminal says of the clinic: caseload, the median, and how to open the pages."""
+    counts = ", ".join(f"{n} {s}" for s, n in demo.standing.items())
+    lines = [f"clinic: {counts}"]
+    curve = demo.response
+    if curve is not None and curve.median is not None:
+        low = "—" if curve.median_lower is None else f"{curve.median_lower:g}"
+        high = "not reached" if curve.median_upper is None else f"{curve.median_upper:g}"
+        lines.append(
+            f"half of the clinic's patients reached a meaningful improvement in knee pain by "
+            f"session {curve.median:g} (95 % CI {low} to {high}); {curve.responded} of "
+            f"{curve.n} so far"
+        )
+    lines.append(
+        f"clinic pages: physiotrial user password {THERAPIST} --study {demo.directory} "
+        f"--as {DATA_MANAGER}, then physiotrial serve {demo.directory}"
+    )
+    return lines
+
+
 def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -160,6 +226,11 @@ def main(directory: Path | None = None, seed: int = DEFAULT_SEED) -> DemoOutcome
     console.print(f"study database: {outcome.directory / 'physiotrial.sqlite'}")
     console.print(f"report: {outcome.html}  and  {outcome.pdf}")
     console.print(f"timings: {times}")
+    console.rule("[bold]and a knee clinic using the same outcomes for its own patients")
+    clinic = run_clinic_demo(target / "clinic", seed, console)
+    for line in clinic_lines(clinic):
+        console.print(line)
+    console.print(f"clinic simulated in {clinic.seconds:.1f} s")
     return outcome
 
 

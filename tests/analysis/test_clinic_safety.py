@@ -219,3 +219,28 @@ def test_bad_events_are_named(events: pd.DataFrame, message: str) -> None:
 def test_against_published_needs_the_ci_columns() -> None:
     with pytest.raises(ModelError, match="lacks column"):
         against_published(pd.DataFrame({"kind": ["term"], "label": ["bruise"]}))
+
+
+def test_a_clinic_with_no_adverse_event_has_zero_rates_with_exact_upper_limits() -> None:
+    sessions = pd.DataFrame(
+        {
+            "patient": ["a", "a", "b"],
+            "plan": ["needling"] * 3,
+            "number": [1, 2, 1],
+            "delivered": [True, True, True],
+        }
+    )
+    events = pd.DataFrame(columns=["patient", "term", "severity", "session_plan", "session_number"])
+    rates = adverse_event_rates(sessions, events, "needling", 0.05)
+    assert list(rates["label"]) == [
+        "any",
+        "mild",
+        "significant",
+        "serious",
+        "significant or serious",
+    ]
+    assert (rates["sessions_with_event"] == 0).all()
+    assert (rates["sessions"] == 3).all()
+    # Clopper–Pearson at k = 0: upper limit 1 − (α/2)^(1/n) = 1 − 0.025^(1/3)
+    assert rates["ci_high"].iloc[0] == pytest.approx(1 - 0.025 ** (1 / 3))
+    assert rates["patients"].iloc[0] == 2

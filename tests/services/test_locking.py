@@ -50,6 +50,8 @@ def _independent_hash(store: Store) -> str:
                     del values["locked"], values["unblinded"]
                 if table.name == "responses" and values["done_on"] is None:
                     del values["done_on"]  # added by revision 0004: hashed only when set
+                if table.name == "participant_links" and values["purpose"] is None:
+                    del values["purpose"]  # added by revision 0005: hashed only when set
                 digest.update(canonical([table.name, values]).encode() + b"\n")
     return digest.hexdigest()
 

@@ -26,6 +26,7 @@ Flags for the therapist (why each matters):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -114,12 +115,20 @@ def care_of(protocol: Protocol) -> Care:
     return protocol.care
 
 
-def counted_sessions(sessions: pd.DataFrame, plan: str, on_or_before: date | None) -> int:
+def delivered_days(sessions: pd.DataFrame) -> dict[str, list[date]]:
+    """Plan → the sorted days its delivered sessions were held (one patient's sessions)."""
+    chosen = sessions[sessions["delivered"].astype(bool)]
+    days = pd.to_datetime(chosen["held_on"]).dt.date
+    found: dict[str, list[date]] = {}
+    for plan, day in zip(chosen["plan"], days, strict=True):
+        found.setdefault(str(plan), []).append(day)
+    return {plan: sorted(held) for plan, held in found.items()}
+
+
+def counted(days: dict[str, list[date]], plan: str, on_or_before: date | None) -> int:
     """Delivered sessions of ``plan`` held on or before the day (all of them when None)."""
-    chosen = sessions[(sessions["plan"] == plan) & sessions["delivered"].astype(bool)]
-    if on_or_before is not None:
-        chosen = chosen[pd.to_datetime(chosen["held_on"]).dt.date <= on_or_before]
-    return len(chosen)
+    held = days.get(plan, [])
+    return len(held) if on_or_before is None else bisect_right(held, on_or_before)
 
 
 def _assessments(frames: TrialFrames, code: str) -> list[tuple[str, date | None]]:
@@ -132,21 +141,17 @@ def _assessments(frames: TrialFrames, code: str) -> list[tuple[str, date | None]
 
 
 def _course(
-    frames: TrialFrames,
     protocol: Protocol,
-    code: str,
     outcome: Outcome,
     when: list[tuple[str, date | None]],
+    value_at: dict[str, float],
+    days: dict[str, list[date]],
 ) -> Course:
+    """One outcome over ``when`` from the patient's values by visit and session days."""
     care = care_of(protocol)
-    scores = frames.scores[
-        (frames.scores["study_code"] == code) & (frames.scores["outcome"] == outcome.id)
-    ]
-    value_at = dict(zip(scores["visit"], scores["value"].astype(float), strict=True))
     worse = higher_worse(protocol, outcome)
     mcid = outcome.mcid.value if outcome.mcid else None
     baseline = value_at.get("BL")
-    sessions = frames.sessions[frames.sessions["study_code"] == code]
     points = []
     for visit, day in when:
         if visit not in value_at:
@@ -156,9 +161,7 @@ def _course(
             float("nan") if baseline is None else (baseline - value if worse else value - baseline)
         )
         reached = None if mcid is None or np.isnan(gain) else bool(gain >= mcid - 1e-9)
-        points.append(
-            Point(visit, day, counted_sessions(sessions, care.counted, day), value, gain, reached)
-        )
+        points.append(Point(visit, day, counted(days, care.counted, day), value, gain, reached))
     return Course(
         outcome.id,
         outcome.name,
@@ -218,16 +221,22 @@ def patient_progress(
     """
     care = care_of(protocol)
     when = _assessments(frames, code)
-    courses = {o.id: _course(frames, protocol, code, o, when) for o in protocol.outcomes}
+    sessions = frames.sessions[frames.sessions["study_code"] == code]
+    days = delivered_days(sessions)
+    scores = frames.scores[frames.scores["study_code"] == code]
+    values: dict[str, dict[str, float]] = {}
+    for outcome, visit, value in zip(
+        scores["outcome"], scores["visit"], scores["value"].astype(float), strict=True
+    ):
+        values.setdefault(str(outcome), {})[str(visit)] = float(value)
+    courses = {
+        o.id: _course(protocol, o, when, values.get(o.id, {}), days) for o in protocol.outcomes
+    }
     later = [visit for visit, _ in when if visit != protocol.baseline.code]
     responder = _omeract(courses, care, later)
     people = frames.participants[frames.participants["study_code"] == code]
     started = None if people.empty else pd.to_datetime(people["randomised_on"].iloc[0]).date()
-    sessions = frames.sessions[frames.sessions["study_code"] == code]
-    delivered = {
-        c.code: (counted_sessions(sessions, c.code, None), c.planned_sessions)
-        for c in care.components
-    }
+    delivered = {c.code: (counted(days, c.code, None), c.planned_sessions) for c in care.components}
     exercise = _exercise_weeks(care, started, home_log)
     progress = PatientProgress(
         code, started, tuple(courses.values()), responder, delivered, exercise, ()
@@ -320,23 +329,21 @@ def _flags(
     return tuple(flags)
 
 
-def response_times(
-    frames: TrialFrames, protocol: Protocol, rule: Rule = "mcid"
-) -> pd.DataFrame:
+def response_times(frames: TrialFrames, protocol: Protocol, rule: Rule = "mcid") -> pd.DataFrame:
     """One row per patient who started care: study_code, sessions, responded (for Kaplan–Meier)."""
     care = care_of(protocol)
     rows = []
-    for code in frames.participants["study_code"]:
-        progress = patient_progress(frames, protocol, str(code))
-        sessions = frames.sessions[frames.sessions["study_code"] == code]
+    for code in map(str, frames.participants["study_code"]):
+        progress = patient_progress(frames, protocol, code)
+        days = delivered_days(frames.sessions[frames.sessions["study_code"] == code])
         first = None
         for visit in progress.responder:
             if responded(progress, care, rule, visit):
                 first = visit
                 break
         if first is None:
-            rows.append((code, counted_sessions(sessions, care.counted, None), False))
+            rows.append((code, counted(days, care.counted, None), False))
         else:
             day = next(p.day for c in progress.courses for p in c.points if p.visit == first)
-            rows.append((code, counted_sessions(sessions, care.counted, day), True))
+            rows.append((code, counted(days, care.counted, day), True))
     return pd.DataFrame(rows, columns=["study_code", "sessions", "responded"])

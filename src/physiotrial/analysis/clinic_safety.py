@@ -230,16 +230,18 @@ def adverse_event_rates(
     linked = pd.Series(
         [bool(p) and key in keys for p, key in zip(on_plan, event_keys, strict=True)],
         index=events.index,
+        dtype=bool,  # an empty list would give an object Series, which selects columns
     )
-    mine = events["patient"].isin(patients) & (
-        events["session_plan"].isna() | (events["session_plan"] == plan)
-    )
+    mine = (
+        events["patient"].isin(patients)
+        & (events["session_plan"].isna() | (events["session_plan"] == plan))
+    ).astype(bool)
     events = events.assign(
         _key=pd.Series(event_keys, index=events.index, dtype=object), _linked=linked, _mine=mine
     )
 
     subsets: list[tuple[str, str, pd.Series]] = [
-        ("any", "any", pd.Series(True, index=events.index))
+        ("any", "any", pd.Series(True, index=events.index, dtype=bool))
     ]
     subsets += [("severity", s, events["severity"] == s) for s in SEVERITIES]
     subsets.append(("severity", SIGNIFICANT_OR_SERIOUS, events["severity"].isin(SEVERITIES[1:])))

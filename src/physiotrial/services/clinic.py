@@ -24,11 +24,20 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from physiotrial.analysis.clinic_progress import (
+    Course as Course,
+)
+from physiotrial.analysis.clinic_progress import (
     Flag,
     PatientProgress,
     Rule,
     care_of,
     response_times,
+)
+from physiotrial.analysis.clinic_progress import (
+    Point as Point,
+)
+from physiotrial.analysis.clinic_progress import (
+    WeekOfExercise as WeekOfExercise,
 )
 from physiotrial.analysis.clinic_progress import (
     patient_progress as progress_of,
@@ -40,7 +49,7 @@ from physiotrial.errors import ConflictError
 from physiotrial.services.analysis import study_frames
 from physiotrial.services.context import Actor, acting, require
 from physiotrial.services.recruitment import site_scope
-from physiotrial.services.schedule import person_for
+from physiotrial.services.schedule import DEPARTURES, person_for
 from physiotrial.services.study import study_protocol
 from physiotrial.store import schema
 from physiotrial.store.store import Store
@@ -80,6 +89,10 @@ class CaseloadLine:
     sessions: int
     planned: int
     flags: tuple[Flag, ...]
+
+
+CLINIC_STATUS = {"randomised": "in care", "withdrawn": "stopped", "lost_to_follow_up": "lost"}
+"""A clinic's words for the participant statuses the trial services store."""
 
 
 def _clinic(connection: Connection) -> Protocol:
@@ -158,7 +171,7 @@ def patient_progress(store: Store, actor: str, study_code: str) -> PatientView:
         title=protocol.study.title,
         condition=protocol.study.condition,
         joint=care.joint,
-        status=str(person["status"]),
+        status=CLINIC_STATUS.get(str(person["status"]), str(person["status"])),
         progress=progress_of(frames, protocol, study_code, log),
         adverse_events=events,
         components={c.code: c.name for c in care.components},
@@ -247,3 +260,104 @@ def scores_data(store: Store, actor: str) -> pd.DataFrame:
         protocol = _clinic(connection)
         frames = _frames(connection, who, protocol)
     return frames.scores.rename(columns={"study_code": "patient"})
+
+
+# --- What the clinic pages read (web/routes/clinic.py) ---------------------------------------
+
+IN_CARE, FINISHED, STOPPED = "in care", "finished", "stopped"
+"""Where a patient stands on the clinic dashboard: in care (visits still to come), finished
+(every planned visit done or its window closed) or stopped (withdrew or was lost to follow-up)."""
+
+
+@dataclass(frozen=True)
+class ClinicPlan:
+    """The care plan as the pages speak of it (no arm: a clinic has one)."""
+
+    title: str
+    condition: str
+    joint: str
+    counted: str
+    counted_name: str
+    planned: int
+    """Sessions of the counted component the plan gives everyone."""
+    most: int
+    """Sessions the therapist may extend to."""
+    reassess_every: int
+    response_outcome: str
+    response_outcome_name: str
+    response_mcid: float | None
+    response_mcid_source: str
+    instruments: dict[str, tuple[str, str]]
+    """Outcome id → (instrument, score): what the plain-language names are chosen by."""
+    home_per_week: int | None
+
+
+@dataclass(frozen=True)
+class ClinicOverview:
+    """The clinic dashboard's caseload: every patient with where they stand."""
+
+    lines: tuple[CaseloadLine, ...]
+    standing: dict[str, str]
+    """Study code → :data:`IN_CARE`, :data:`FINISHED` or :data:`STOPPED`."""
+
+    def count(self, standing: str) -> int:
+        return sum(1 for s in self.standing.values() if s == standing)
+
+
+def study_is_clinic(store: Store) -> bool:
+    """Whether the study was started from a care plan (the pages' navigation asks)."""
+    with store.read() as connection:
+        return study_protocol(connection).is_clinic
+
+
+def clinic_plan(store: Store, actor: str) -> ClinicPlan:
+    """The care plan's words for the pages; a :class:`ConflictError` on a trial study."""
+    with store.read() as connection:
+        acting(connection, actor)
+        protocol = _clinic(connection)
+    care = care_of(protocol)
+    counted = care.component(care.counted)
+    measures = {m.key: m.instrument for m in protocol.measures}
+    main = next(o for o in protocol.outcomes if o.id == care.response.mcid_outcome)
+    return ClinicPlan(
+        title=protocol.study.title,
+        condition=protocol.study.condition,
+        joint=care.joint,
+        counted=counted.code,
+        counted_name=counted.name,
+        planned=counted.planned_sessions,
+        most=counted.most_sessions,
+        reassess_every=care.reassess_every,
+        response_outcome=main.id,
+        response_outcome_name=main.name,
+        response_mcid=main.mcid.value if main.mcid else None,
+        response_mcid_source=main.mcid.source if main.mcid else "",
+        instruments={
+            o.id: (measures.get(o.measure, o.measure), o.score) for o in protocol.outcomes
+        },
+        home_per_week=care.home.per_week if care.home else None,
+    )
+
+
+def clinic_overview(store: Store, actor: str, today: date) -> ClinicOverview:
+    """:func:`caseload` with each patient's standing on ``today`` (see :data:`IN_CARE`)."""
+    lines = caseload(store, actor)
+    with store.read() as connection:
+        who = acting(connection, actor)
+        visits = _frames(connection, who, _clinic(connection)).visits
+    standing = {}
+    for line in lines:
+        if line.status in DEPARTURES:
+            standing[line.study_code] = STOPPED
+            continue
+        own = visits[visits["study_code"] == line.study_code]
+        closes = pd.to_datetime(own["closes"]).dt.date
+        left = own[own["done_on"].isna() & (closes >= today)]
+        standing[line.study_code] = FINISHED if not own.empty and left.empty else IN_CARE
+    return ClinicOverview(lines, standing)
+
+
+def clinic_protocol(store: Store) -> Protocol:
+    """The clinic's protocol (a :class:`ConflictError` on a trial study)."""
+    with store.read() as connection:
+        return _clinic(connection)

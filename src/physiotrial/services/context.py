@@ -56,6 +56,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "use api tokens": frozenset({C, A, T, S, D}),
     "manage other users": frozenset({D}),
     "give links": frozenset({C, A}),
+    "give exercise log links": frozenset({C, T}),
     "follow progress": frozenset({C, A, T, D}),
     "clinic outcomes": frozenset({C, A, T, S, D}),
 }
@@ -65,6 +66,12 @@ Web access (services/access.py): every staff role may ``set password``, ``end se
 api tokens`` for itself; doing so for another user is to ``manage other users``, the data
 manager's. Participants have no account: a coordinator or an assessor of their site may ``give
 links``, one-time links to the participant's self-report forms.
+
+Clinic mode (issue 7): a coordinator or the therapist of the patient's site may ``give exercise
+log links`` (services/exercise_log.py), through which the patient logs their home exercise days
+as sessions of the participant-delivered plan ``home_exercise``. The participant role does not
+get ``session``: that would let it record every plan, the therapist's needling too; the link
+itself authorises the one plan it logs, as a visit link authorises its visit's forms.
 
 Clinic mode (services/clinic.py): staff of the patient's site and the data manager ``follow
 progress`` of a patient; the clinic's pooled figures (``clinic outcomes``) are open to every staff

@@ -7,6 +7,11 @@ self-report form of the visit is filled. The participant and the visit come only
 link (its token is 256 random bits shown once; only its SHA-256 is kept). Unknown, used and
 expired links are refused with messages that name nobody. Links are trial data: they cannot be
 created or filled while the study is locked.
+
+A link may instead open a clinic patient's home exercise log (``purpose = 'exercise_log'``, no
+visit; :mod:`physiotrial.services.exercise_log` builds on the helpers here). Every function below
+that serves visit links refuses such a link as unknown, and the other way round; only "I am
+done" (:func:`finish_participant_link`) closes both kinds.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ from physiotrial.store.store import Store, Transaction
 UNKNOWN_LINK = "this link is not valid; ask the study team for a new link"
 USED_LINK = "this link has already been used; ask the study team for a new link"
 DONE_LINK = "every form of this link is already filled in; there is nothing left to do"
+EXERCISE_LOG = "exercise_log"
+"""``participant_links.purpose`` of a link to the patient's home exercise log (services in
+:mod:`physiotrial.services.exercise_log`); a visit link's purpose is NULL (revision 0005)."""
 
 
 @dataclass(frozen=True)
@@ -70,14 +78,19 @@ def _recorded(connection: Connection, visit_id: int) -> tuple[str, ...]:
     return tuple(connection.execute(query).scalars())
 
 
-def create_participant_link(
-    store: Store, actor: str, study_code: str, visit: str, now: datetime, minutes: int = 60 * 24
-) -> str:
-    """A one-time link token for ``study_code``'s self-report forms at ``visit``."""
+def check_minutes(minutes: int) -> None:
+    """Refuse a link lifetime outside :data:`access.LINK_MINUTES`."""
     if not LINK_MINUTES[0] <= minutes <= LINK_MINUTES[1]:
         raise ConflictError(
             f"minutes: {minutes} is not allowed; allowed: {LINK_MINUTES[0]} to {LINK_MINUTES[1]}"
         )
+
+
+def create_participant_link(
+    store: Store, actor: str, study_code: str, visit: str, now: datetime, minutes: int = 60 * 24
+) -> str:
+    """A one-time link token for ``study_code``'s self-report forms at ``visit``."""
+    check_minutes(minutes)
     token = secrets.token_urlsafe(32)
     with writing(store, actor, "give links", participant=study_code) as (tx, who):
         person = person_for(tx.connection, who, study_code, "give links")
@@ -97,7 +110,7 @@ def create_participant_link(
             raise ConflictError(
                 f"{study_code} {visit}: every self-report form is already filled in"
             )
-        _link_user(tx)
+        link_user(tx)
         values = {"token_hash": digest(token), "participant_id": person["id"], "visit_id": visit_id}
         values |= {"expires_at": utc_text(now + timedelta(minutes=minutes))}
         tx.insert(
@@ -106,7 +119,7 @@ def create_participant_link(
     return token
 
 
-def _link_user(tx: Transaction) -> None:
+def link_user(tx: Transaction) -> None:
     """Create the built-in participant-entry user at the first link (an audited insert)."""
     u = schema.users
     row = tx.connection.execute(select(u).where(u.c.username == LINK_USER)).mappings().first()
@@ -121,17 +134,22 @@ def _link_user(tx: Transaction) -> None:
         )
 
 
-def _link(connection: Connection, token: str, now: datetime) -> dict[str, Any]:
-    """The link a token opens, refused when unknown, used or expired (never naming whose)."""
+def link_row(
+    connection: Connection, token: str, now: datetime, purposes: tuple[str | None, ...] = (None,)
+) -> dict[str, Any]:
+    """The link a token opens, refused when unknown, used or expired (never naming whose).
+
+    ``purposes``: the kinds of link the caller serves (None: a visit link); a link of another
+    kind is refused as unknown, so a visit form can never be posted through an exercise log."""
     k, p, v = schema.participant_links, schema.participants, schema.visits
     query = (
         select(k, p.c.study_code, v.c.code.label("visit"))
         .join(p, p.c.id == k.c.participant_id)
-        .join(v, v.c.id == k.c.visit_id)
+        .outerjoin(v, v.c.id == k.c.visit_id)
         .where(k.c.token_hash == digest(token))
     )
     row = connection.execute(query).mappings().one_or_none()
-    if row is None:
+    if row is None or row["purpose"] not in purposes:
         raise PermissionDeniedError(UNKNOWN_LINK)
     if row["used_at"] is not None:
         raise PermissionDeniedError(USED_LINK)
@@ -140,6 +158,15 @@ def _link(connection: Connection, token: str, now: datetime) -> dict[str, Any]:
             f"this link expired at {shown(row['expires_at'])}; ask the study team for a new link"
         )
     return dict(row)
+
+
+def link_purpose(store: Store, token: str) -> str | None:
+    """What a token's link opens: ``EXERCISE_LOG``, or None for a visit link and for a token
+    that opens nothing (the visit pages then refuse it with their usual message)."""
+    k = schema.participant_links
+    with store.read() as connection:
+        query = select(k.c.purpose).where(k.c.token_hash == digest(token))
+        return connection.execute(query).scalar_one_or_none()
 
 
 def _target(connection: Connection, link: Mapping[str, Any]) -> LinkTarget:
@@ -154,7 +181,7 @@ def _target(connection: Connection, link: Mapping[str, Any]) -> LinkTarget:
 def open_participant_link(store: Store, token: str, now: datetime) -> LinkTarget:
     """What a valid link opens (read only)."""
     with store.read() as connection:
-        return _target(connection, _link(connection, token, now))
+        return _target(connection, link_row(connection, token, now))
 
 
 class _Within(Store):
@@ -180,7 +207,7 @@ def submit_participant_link(
 ) -> capture.RecordedResponse:
     """Record one self-report form through the link; the last one uses the link up."""
     with store.read() as connection:
-        found = _link(connection, token, now)
+        found = link_row(connection, token, now)
     with store.write(
         actor=LINK_USER,
         role=Role.PARTICIPANT.value,
@@ -188,7 +215,7 @@ def submit_participant_link(
         participant=found["study_code"],
         reason=f"entered by the participant through one-time link {found['id']}",
     ) as tx:
-        link = _link(tx.connection, token, now)  # again, serialised with every other write
+        link = link_row(tx.connection, token, now)  # again, serialised with every other write
         target = _target(tx.connection, link)
         if measure not in target.outstanding:
             raise PermissionDeniedError(
@@ -205,10 +232,11 @@ def submit_participant_link(
 
 def finish_participant_link(store: Store, token: str, now: datetime) -> None:
     """Use the link up now, whatever is left unfilled (the participant says they are done)."""
+    kinds = (None, EXERCISE_LOG)  # "I am done" closes an exercise log too
     with store.read() as connection:
-        study_code = _link(connection, token, now)["study_code"]
+        study_code = link_row(connection, token, now, kinds)["study_code"]
     with store.write(
         actor=LINK_USER, role=Role.PARTICIPANT.value, action="link finish", participant=study_code
     ) as tx:
-        link = _link(tx.connection, token, now)
+        link = link_row(tx.connection, token, now, kinds)
         tx.update(schema.participant_links, link["id"], {"used_at": utc_text(now)})

@@ -42,7 +42,7 @@ HASH_FORMAT = "physiotrial-data-1"
 
 _STATE_FLAGS = {"study": ("locked", "unblinded")}
 """Columns left out of the data hash: database state, not trial data (see module docstring)."""
-_ADDED_LATER = {"responses": ("done_on",)}
+_ADDED_LATER = {"responses": ("done_on",), "participant_links": ("purpose",)}
 """Columns added after ``HASH_FORMAT`` was fixed, hashed only when they hold a value: a row
 written before the column existed (NULL) hashes as it did, so a lock taken then still verifies."""
 

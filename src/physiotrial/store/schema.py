@@ -26,6 +26,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     Float,
@@ -363,13 +364,23 @@ participant_links = Table(
     _id(),
     Column("token_hash", String(64), nullable=False, unique=True),
     _participant(),
-    Column("visit_id", ForeignKey("visits.id"), nullable=False),
+    Column("visit_id", ForeignKey("visits.id"), nullable=True),
     Column("expires_at", String(32), nullable=False),
     Column("created_by", String(80), nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("used_at", String(32), nullable=True),
+    Column("purpose", String(20), nullable=True),
+    CheckConstraint(
+        "(purpose IS NULL AND visit_id IS NOT NULL) "
+        "OR (purpose = 'exercise_log' AND visit_id IS NULL)",
+        name="ck_participant_links_purpose",
+    ),
 )
-"""One-time links: a participant fills their own self-report forms of one visit, once."""
+"""Participants' links. A visit link (``purpose`` NULL, the only kind before revision 0005) fills
+the participant's own self-report forms of one visit, once; an exercise-log link
+(``purpose = 'exercise_log'``, no visit) lets them log their home exercise days until it expires
+or they say they are done. NULL rather than 'visit' keeps rows written before 0005 as their
+audit snapshots hold them."""
 
 audit = Table(
     "audit",

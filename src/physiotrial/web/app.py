@@ -36,6 +36,7 @@ from physiotrial.web.deps import WebState
 from physiotrial.web.routes import (
     account,
     api,
+    clinic,
     downloads,
     enrolment,
     events,
@@ -110,7 +111,15 @@ def create_app(
     app.include_router(participants.router)
     app.include_router(visits.router)
     app.include_router(links.router)
-    for pages_router in (participant_list, treatment, events, oversight, downloads, account):
+    for pages_router in (
+        participant_list,
+        treatment,
+        events,
+        oversight,
+        downloads,
+        account,
+        clinic,
+    ):
         app.include_router(pages_router.router)
     return app
 

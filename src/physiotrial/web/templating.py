@@ -3,6 +3,10 @@
 Every page gets the signed-in user (``actor``, or None) and the session's CSRF token
 (``csrf_token``), which ``base.html`` puts in a ``<meta>`` tag and in ``hx-headers`` for htmx, and
 which every form includes as the hidden field ``csrf_token`` (``{{ csrf_field() }}``).
+
+``is_clinic`` says whether the study is a clinic (started from a care plan, issue 7): the
+navigation then leads to the clinic pages, and pages that speak of randomisation say "start
+care" instead (a clinic has one arm and no allocation to speak of).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from physiotrial.errors import PhysiotrialError
+from physiotrial.services.clinic import study_is_clinic
 from physiotrial.services.context import PERMISSIONS
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +35,19 @@ def csrf_token(request: Request) -> str:
     """The CSRF token of the request's session ('' when there is none yet)."""
     session = getattr(request.state, "session", None)
     return str(session.csrf) if session is not None else ""
+
+
+def is_clinic(request: Request) -> bool:
+    """Whether the request's study is a clinic (read once per request; False when the study
+    cannot be read, so an error page about the store still renders)."""
+    known = getattr(request.state, "is_clinic", None)
+    if known is None:
+        try:
+            known = study_is_clinic(request.app.state.web.store)
+        except PhysiotrialError:
+            known = False
+        request.state.is_clinic = known
+    return bool(known)
 
 
 def render(
@@ -46,6 +65,7 @@ def render(
     values = {
         "actor": actor,
         "may": may,
+        "is_clinic": actor is not None and is_clinic(request),
         "csrf_token": token,
         "csrf_field": lambda: hidden,
         **(context or {}),

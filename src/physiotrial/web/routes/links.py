@@ -8,23 +8,32 @@ service marks the link used, so opening it again (replay) is refused. An unknown
 link gives the same plain page with the service's message, which names no participant, visit or
 date of anyone else; the participant's study code is never shown on these pages either.
 
+A link to a clinic patient's home exercise log (``services.exercise_log``) opens, at the same
+address, their programme (each exercise with sets × repetitions and load), a form for one day
+(the exercises done, the pain during them on 0-10, the day, today unless changed), this week's
+count against the prescribed days and the days logged with this link. It stays usable until it
+expires or the patient presses "I am done". It shows no study code and no scores.
+
 The link's visitor has no account, so the page gives them an anonymous session (as the sign-in
 page does) whose CSRF token the form carries; a staff member's session on a clinic tablet is kept.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from physiotrial.core.instruments import get_instrument
-from physiotrial.errors import AnswerError, PermissionDeniedError
+from physiotrial.errors import AnswerError, ConflictError, PermissionDeniedError, ScheduleError
+from physiotrial.services.exercise_log import PAIN, ExerciseLog, log_exercise, open_exercise_log
 from physiotrial.services.links import (
+    EXERCISE_LOG,
     LinkTarget,
     finish_participant_link,
+    link_purpose,
     open_participant_link,
     submit_participant_link,
 )
@@ -89,9 +98,11 @@ def _page(
 
 
 @router.get(LINK_PATH)
-def open_link(request: Request, token: str) -> Response:
+def open_link(request: Request, token: str, saved: str | None = None) -> Response:
     now = web_state(request).now()
     _session(request, now)
+    if link_purpose(web_state(request).store, token) == EXERCISE_LOG:
+        return exercise_page(request, token, now, saved=saved)
     try:
         target = open_participant_link(web_state(request).store, token, now)
     except PermissionDeniedError as error:
@@ -135,9 +146,116 @@ def submit_link(
 
 @router.post(LINK_PATH + "/finish")
 def finish_link(request: Request, token: str) -> Response:
-    """The participant stops here: the link is used up, whatever is left unfilled."""
+    """The participant stops here: the link is used up, whatever is left unfilled (an
+    exercise log: the patient is done logging)."""
+    kind = link_purpose(web_state(request).store, token)
     try:
         finish_participant_link(web_state(request).store, token, web_state(request).now())
     except PermissionDeniedError as error:
         return _closed(request, str(error))
+    if kind == EXERCISE_LOG:
+        return render(request, "link_done.html", {"title": "Thank you", "message": LOG_DONE})
     return render(request, "link_done.html", {"title": "Thank you"})
+
+
+# --- the home exercise log -----------------------------------------------------------------------
+
+LOG_DONE = (
+    "Your exercise log is saved and this link is now closed. Your therapist sees the days you "
+    "logged. You can close this page."
+)
+FIELDS = {"day": "Day", "exercises_done": "Exercises", "pain_during": "Pain during the exercises"}
+"""The service's field names as the patient's page says them."""
+NOTHING_TICKED = "Exercises: nothing is ticked; tick each exercise you did, then press Save"
+NO_PAIN = (
+    f"Pain during the exercises: nothing is chosen; choose a number from {PAIN[0]} (no pain) "
+    f"to {PAIN[1]} (worst pain)"
+)
+
+
+def _day_text(day: date) -> str:
+    """A day as a patient reads it: Wednesday 5 March."""
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+def _saved(log: ExerciseLog, saved: str | None) -> str | None:
+    try:
+        day = date.fromisoformat(saved or "")
+    except ValueError:
+        return None
+    week = f"{log.this_week} of {log.per_week} days this week"
+    if log.this_week > log.per_week:
+        week = f"{log.this_week} days this week (your plan is {log.per_week})"
+    return f"Saved {_day_text(day)} — {week}."
+
+
+def exercise_page(
+    request: Request,
+    token: str,
+    now: datetime,
+    *,
+    saved: str | None = None,
+    error: tuple[str, str] | None = None,
+    posted: dict[str, Any] | None = None,
+) -> Response:
+    """The exercise log; ``error`` is (field, message) of a refused day, ``posted`` its values."""
+    try:
+        log = open_exercise_log(web_state(request).store, token, now)
+    except PermissionDeniedError as error_:
+        return _closed(request, str(error_))
+    kept = posted or {}
+    context = {
+        "title": "Your home exercises",
+        "token": token,
+        "log": log,
+        "saved": None if error else _saved(log, saved),
+        "field": error[0] if error else None,
+        "error": error[1] if error else None,
+        "day": kept.get("day") or log.today.isoformat(),
+        "ticked": kept.get("ticked", []),
+        "pain": kept.get("pain", ""),
+        "pains": range(PAIN[0], PAIN[1] + 1),
+        "logged": [(_day_text(d.day), d) for d in log.logged],
+    }
+    return render(request, "exercise_log.html", context, status=422 if error else 200)
+
+
+@router.post(LINK_PATH + "/log")
+def log_day(
+    request: Request,
+    token: str,
+    day: Annotated[str, Form(max_length=20)] = "",
+    exercise: Annotated[list[str] | None, Form(max_length=60)] = None,
+    pain_during: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Log one day; a refusal shows the page again with the message beside its field and
+    everything posted kept."""
+    state = web_state(request)
+    now = state.now()
+    ticked = exercise or []
+    posted = {"day": day, "ticked": ticked, "pain": pain_during}
+    refused: tuple[str, str] | None = None
+    when = now.date()
+    try:
+        when = date.fromisoformat(day.strip())
+    except ValueError:
+        today = now.date().isoformat()
+        refused = ("day", f"Day: {day!r} is not a date; allowed: a date such as {today}")
+    if not ticked:
+        refused = ("exercises_done", NOTHING_TICKED)
+    elif not pain_during.strip():
+        refused = ("pain_during", NO_PAIN)
+    elif not pain_during.strip().isdigit():
+        refused = ("pain_during", f"{NO_PAIN}, not {pain_during!r}")
+    if refused is None:
+        try:
+            log_exercise(state.store, token, now, when, ticked, int(pain_during))
+        except PermissionDeniedError as error:
+            return _closed(request, str(error))
+        except (AnswerError, ConflictError, ScheduleError) as error:
+            field, _, rest = str(error).partition(": ")
+            refused = (field, f"{FIELDS.get(field, field)}: {rest}")
+    if refused is not None:
+        return exercise_page(request, token, now, error=refused, posted=posted)
+    path = request.url_for("open_link", token=token).path
+    return RedirectResponse(f"{path}?saved={when.isoformat()}#saved", status_code=303)

@@ -27,6 +27,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from physiotrial.errors import PermissionDeniedError
 from physiotrial.services.access import authenticate, end_sessions, session_epoch
+from physiotrial.services.clinic import study_is_clinic
 from physiotrial.services.context import Actor
 from physiotrial.services.progress import completeness, open_adverse_events, visits_to_act_on
 from physiotrial.services.recruitment import RecruitmentTimeline, recruitment, recruitment_over_time
@@ -201,7 +202,10 @@ def recruitment_chart(timeline: RecruitmentTimeline) -> Chart | None:
 
 @router.get("/")
 def dashboard(request: Request, actor: CurrentActor) -> Response:
+    """The trial's dashboard; a clinic's is /clinic (no recruitment target, no arms)."""
     state = web_state(request)
+    if study_is_clinic(state.store):
+        return RedirectResponse("/clinic", status_code=303)
     today: date = state.today()
     timeline = recruitment_over_time(state.store, actor.username, today)
     acts = visits_to_act_on(state.store, actor.username, today)

@@ -152,12 +152,12 @@ def visit_page(
         "saved": saved,
         "can_link": actor.role in PERMISSIONS["give links"] and bool(outstanding_prom),
         "link": link,
-        "qr": _qr(link) if link else None,
+        "qr": link_qr(link) if link else None,
     }
     return render(request, "visit.html", context, status=status)
 
 
-def _qr(url: str) -> Markup:
+def link_qr(url: str) -> Markup:
     """The link as a QR code, inline SVG (medium error correction: survives a scratched screen)."""
     svg = segno.make(url, error="m").svg_inline(scale=5, title="QR code of the one-time link")
     return Markup(svg)  # segno writes the SVG; the URL is ours (base URL + token)
