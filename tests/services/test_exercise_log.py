@@ -180,7 +180,7 @@ def test_the_link_opens_the_programme_and_logs_days_into_the_week(clinic: Clinic
         (2, date(2025, 3, 7), {"exercises_done": 1, "pain_during": 0}),
         (1, TODAY, {"exercises_done": 2, "pain_during": 3}),
     ]
-    entries = audit_log(clinic.store, "dm", participant=clinic.a, action="session")
+    entries = audit_log(clinic.store, "dm", participant=clinic.a, action="log home exercise")
     assert [(e.actor, e.role) for e in entries] == [("participant-link", "participant")] * 2
     assert entries[0].reason is not None
     assert entries[0].reason.endswith("exercises done: sit_to_stand, step_up")  # programme order
@@ -280,7 +280,7 @@ def test_a_link_of_patient_a_logs_for_a_only(clinic: Clinic) -> None:
     assert (seen_by_a.total, seen_by_a.this_week) == (1, 1)
     assert _home(clinic.store, clinic.a) == [(1, TODAY, {"exercises_done": 1, "pain_during": 2})]
     assert _home(clinic.store, clinic.b) == [(1, TODAY, {"exercises_done": 1, "pain_during": 6})]
-    assert [e.participant for e in audit_log(clinic.store, "dm", action="session")] == [
+    assert [e.participant for e in audit_log(clinic.store, "dm", action="log home exercise")] == [
         clinic.b,
         clinic.a,
     ]
@@ -312,7 +312,7 @@ def test_while_locked_no_link_is_given_and_no_day_logged(clinic: Clinic) -> None
     lock(clinic.store, "dm", "interim look")
     with pytest.raises(StudyLockedError, match="give exercise log links is not allowed"):
         create_exercise_log_link(clinic.store, "therapist", clinic.b, NOW)
-    with pytest.raises(StudyLockedError, match="session is not allowed"):
+    with pytest.raises(StudyLockedError, match="log home exercise is not allowed"):
         log_exercise(clinic.store, token, NOW, TODAY, ["step_up"], 1)
 
 

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "record": frozenset({C, A, T, P}),
     "correct": frozenset({C, A, T, D}),
     "session": frozenset({T}),
+    "log home exercise": frozenset({T, P}),
     "ae": frozenset({C, A, T}),
     "deviation": frozenset({C, D}),
     "withdraw": frozenset({C}),

@@ -8,18 +8,16 @@ is 256 random bits shown once, only its SHA-256 is stored, and the patient comes
 stored link. Unlike a visit link, an exercise-log link stays usable until it expires or the
 patient says they are done, because a patient logs several days; each day is logged once.
 
-A logged day is a session of the participant-delivered plan ``home_exercise``, written inside the
-link's write (one transaction, one audit row) as the built-in participant user
-:data:`access.LINK_USER`, with the checks ``safety.record_session`` makes. It is not called
-itself: it asks for the ``session`` permission, which only the therapist holds, and giving it to
-the participant role would let that role record every plan, needling too; the link authorises the
-one plan it logs. Its details are the number of exercises done and the pain during them on the
-0-10 numeric rating scale (NPRS; Farrar et al., Pain 2001;94:149-158, reference/instruments.md
-section 1). The plan's details hold only those two fields (``capture.session_details`` refuses
-any other), so which exercises were done is kept in the audit row's reason. Adherence is then
-the number of days logged per week of care against the prescribed days
-(analysis.clinic_progress), the self-reported measure most used for home exercise programmes
-(Bollen et al., BMJ Open 2014;4:e005044).
+A logged day is a session of the participant-delivered plan ``home_exercise``, recorded by
+``safety.record_session`` inside the link's write (one transaction, one audit row) as the built-in
+participant user :data:`access.LINK_USER`: a participant-delivered plan is the action ``log home
+exercise``, which the participant role holds, while every other plan stays the therapist's
+``session``. Its details are the number of exercises done and the pain during them on the 0-10
+numeric rating scale (NPRS; Farrar et al., Pain 2001;94:149-158, reference/instruments.md section
+1). The plan's details hold only those two fields (``capture.session_details`` refuses any other),
+so which exercises were done is kept in the audit row's reason. Adherence is then the number of
+days logged per week of care against the prescribed days (analysis.clinic_progress), the self-
+reported measure most used for home exercise programmes (Bollen et al., BMJ Open 2014;4:e005044).
 
 Every refusal (a day in the future, before care started or after it ended, a day already
 logged, more days than the programme holds, an unknown exercise, pain outside 0-10) names the
@@ -40,11 +38,10 @@ from physiotrial.core.care import HOME_EXERCISE, Exercise, HomeProgramme
 from physiotrial.core.protocol import Protocol, Role
 from physiotrial.errors import ConflictError
 from physiotrial.services.access import LINK_USER, digest, utc_text
-from physiotrial.services.capture import session_details
-from physiotrial.services.context import acting, writing
-from physiotrial.services.links import EXERCISE_LOG, check_minutes, link_row, link_user
-from physiotrial.services.safety import session_plan
-from physiotrial.services.schedule import departure, mark_treatment_visit, person_for, reject
+from physiotrial.services.context import writing
+from physiotrial.services.links import EXERCISE_LOG, Within, check_minutes, link_row, link_user
+from physiotrial.services.safety import LOG_HOME_EXERCISE, record_session, session_plan
+from physiotrial.services.schedule import departure, person_for, reject
 from physiotrial.services.study import study_protocol
 from physiotrial.store import schema
 from physiotrial.store.store import Store
@@ -238,7 +235,7 @@ def log_exercise(
     with store.write(
         actor=LINK_USER,
         role=Role.PARTICIPANT.value,
-        action="session",
+        action=LOG_HOME_EXERCISE,
         participant=found["study_code"],
         reason=f"{reason}; exercises done: {', '.join(chosen)}",  # session details hold a count
     ) as tx:
@@ -250,17 +247,7 @@ def log_exercise(
             raise reject("day", day.isoformat(), "a day not logged yet; each day is logged once")
         taken = {r["number"] for r in rows}
         number = min(n for n in range(1, log.most + 1) if n not in taken)
-        # What safety.record_session does for a therapist, for this one participant-delivered
-        # plan: the checks above are its checks (day not after today, not before care started,
-        # not after the patient left, a free number), then the details against the plan.
-        acting(tx.connection, LINK_USER)  # a data manager may deactivate the link user
-        protocol = study_protocol(tx.connection)
-        plan = session_plan(protocol, HOME_EXERCISE)
         details = {"exercises_done": len(chosen), "pain_during": pain_during}
-        values = {"participant_id": link["participant_id"], "plan": plan.code, "number": number}
-        values |= {"held_on": day, "delivered": True, "version": 1, "current": True}
-        values |= {"entered_by": LINK_USER, "entered_at": tx.at}
-        values["details"] = session_details(plan, details, f"day {day.isoformat()}")
-        tx.insert(schema.sessions, values)
-        mark_treatment_visit(tx, protocol, link["participant_id"], day)
+        args = (link["study_code"], HOME_EXERCISE, number, day, True, details)
+        record_session(Within(tx), LINK_USER, *args, today=now.date())
         return _log(tx.connection, link, now)

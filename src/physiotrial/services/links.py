@@ -184,7 +184,7 @@ def open_participant_link(store: Store, token: str, now: datetime) -> LinkTarget
         return _target(connection, link_row(connection, token, now))
 
 
-class _Within(Store):
+class Within(Store):
     """The store as seen from inside an open write, so that a service that opens its own write
     (``capture.record``) runs in this one: one transaction, one audit row."""
 
@@ -223,7 +223,7 @@ def submit_participant_link(
             )
         day = now.date()
         response = capture.record(
-            _Within(tx), LINK_USER, link["study_code"], link["visit"], measure, answers, day, day
+            Within(tx), LINK_USER, link["study_code"], link["visit"], measure, answers, day, day
         )
         if len(target.outstanding) == 1:
             tx.update(schema.participant_links, link["id"], {"used_at": utc_text(now)})

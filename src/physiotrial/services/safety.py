@@ -50,6 +50,8 @@ from physiotrial.store import schema
 from physiotrial.store.store import Store
 
 SEVERITIES = ("mild", "significant", "serious")
+LOG_HOME_EXERCISE = "log home exercise"
+"""The action of recording a session of a plan the participant delivers (see record_session)."""
 RELATEDNESS = ("not related", "unlikely", "possible", "probable", "definite")
 AE_OUTCOMES = ("resolved", "ongoing", "resolved with sequelae", "fatal")
 DEVIATION_CATEGORIES = (
@@ -134,11 +136,19 @@ def record_session(
     today: date | None = None,
 ) -> SessionRecord:
     """Record session ``number`` of a plan (therapists, after randomisation); a delivered session
-    marks the treatment visit open that day done (:func:`schedule.mark_treatment_visit`)."""
+    marks the treatment visit open that day done (:func:`schedule.mark_treatment_visit`).
+
+    A plan the participant delivers (a clinic's home exercise) is the action ``log home
+    exercise``, which the participant (through their exercise-log link) may do as well as the
+    therapist (keying in a paper diary); every other plan is the therapist's ``session``.
+    """
     day = the_day(today)
-    with writing(store, actor, "session", participant=study_code) as (tx, who):
+    with store.read() as connection:
+        plan = session_plan(study_protocol(connection), plan_code)
+    action = LOG_HOME_EXERCISE if plan.delivered_by == "participant" else "session"
+    with writing(store, actor, action, participant=study_code) as (tx, who):
         connection = tx.connection
-        person = person_for(connection, who, study_code, "session")
+        person = person_for(connection, who, study_code, action)
         protocol = study_protocol(connection)
         plan = session_plan(protocol, plan_code)
         where = f"{study_code} {plan.code} session {number}"
