@@ -96,8 +96,9 @@ def test_the_dashboard_of_a_clinic_is_the_clinic_dashboard(clinic: Clinic) -> No
     assert 'href="/clinic/patients/CLN-006"' in page
     assert 'href="/clinic/response"' in page
     assert 'href="/clinic/safety"' in page
-    # reassessments due: CLN-003, -004 and -006 missed R2 (and -006 R1) by 2025-05-05
-    assert '<dd id="count-missed">4</dd>' in page
+    # reassessments due: none missed by 2025-05-05. CLN-003 and -004 stopped needling at 3
+    # sessions and CLN-006 at 2, so R2 (after session 6), and R1 for CLN-006, never became due
+    assert '<dd id="count-missed">0</dd>' in page
     assert 'id="complete-R1"' in page
 
 

@@ -219,6 +219,7 @@ def _visits(plan: CarePlan) -> list[Visit]:
             Visit(
                 code=f"R{number}",
                 name=f"Reassessment after session {session}",
+                after_session=session,
                 kind=VisitKind.ASSESSMENT,
                 day=day,
                 window_before=min(a.window_days, max(0, day - visits[-1].closes - 1)),

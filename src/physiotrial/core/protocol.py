@@ -156,6 +156,11 @@ class Visit(_Frozen):
     window_before: int = Field(default=0, ge=0, description="Days the visit may come early.")
     window_after: int = Field(default=0, ge=0, description="Days the visit may come late.")
     measures: tuple[str, ...] = ()
+    after_session: int | None = Field(
+        default=None,
+        ge=1,
+        description="A clinic reassessment: wanted only once this counted session is delivered.",
+    )
 
     @property
     def opens(self) -> int:

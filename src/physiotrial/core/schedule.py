@@ -109,6 +109,14 @@ def visit_statuses(
     return [(v, visit_status(v, today, done.get(v.code))) for v in visits]
 
 
+def awaits_session(after_session: int | None, held: int, done: bool) -> bool:
+    """Whether a clinic reassessment still waits for its session: it follows session
+    ``after_session`` of the counted component (``Visit.after_session``) and only ``held`` have
+    been delivered. It is not due until then, and never if care ends before it (a patient who
+    responded stops needling at the planned sessions; TIDieR item 9, tailoring)."""
+    return not done and after_session is not None and held < after_session
+
+
 DUE = frozenset({VisitStatus.OPEN, VisitStatus.LATE})
 """The statuses a coordinator must act on now: the window is open and the visit not yet done."""
 

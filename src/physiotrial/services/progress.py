@@ -16,7 +16,8 @@ results cannot show more than they hold:
 Visit standing follows :mod:`services.schedule`: a visit is "due for data" once its window has
 opened on or before ``today``, or it was done on or before ``today``; a visit the participant's
 withdrawal or loss to follow-up stopped is not (it will never happen), while a visit missed
-before leaving still is.
+before leaving still is; nor is a clinic reassessment still waiting for its session
+(:func:`core.schedule.awaits_session`).
 """
 
 from __future__ import annotations
@@ -29,13 +30,19 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from physiotrial.core.protocol import Protocol
-from physiotrial.core.schedule import PlannedVisit, VisitStatus, visit_status
+from physiotrial.core.schedule import PlannedVisit, VisitStatus, awaits_session, visit_status
 from physiotrial.services.context import PERMISSIONS, acting, require
 from physiotrial.services.enrolment import CONSENTED, ELIGIBLE, SCREEN_FAILED
 from physiotrial.services.randomisation import RANDOMISED
 from physiotrial.services.recruitment import site_scope
 from physiotrial.services.safety import SEVERITIES
-from physiotrial.services.schedule import DEPARTURES, DueVisit, due_visits, one_of
+from physiotrial.services.schedule import (
+    DEPARTURES,
+    DueVisit,
+    due_visits,
+    one_of,
+    sessions_held,
+)
 from physiotrial.services.study import study_protocol
 from physiotrial.store import schema
 from physiotrial.store.store import Store
@@ -165,11 +172,12 @@ def completeness(store: Store, actor: str, today: date) -> tuple[VisitCompletene
         protocol = study_protocol(connection)
         site_id, _ = site_scope(connection, who)
         rows, recorded = _visits_in_scope(connection, site_id, None, None)
+        held = sessions_held(connection, protocol, today)
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         measures = protocol.visit(row.code).measures
         done = row.done_on is not None and row.done_on <= today
-        if measures and _due_for_data(row, today, done):
+        if measures and _due_for_data(protocol, row, today, done, held):
             counts = tally[row.code]
             counts[0] += 1
             counts[1] += done
@@ -208,6 +216,7 @@ def participant_list(
         site_id, _ = site_scope(connection, who)
         rows, recorded = _visits_in_scope(connection, site_id, text, wanted)
         people = _people(connection, site_id, text, wanted)
+        held = sessions_held(connection, protocol, today)
     visits: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         visits[row.participant_id].append(row)
@@ -217,9 +226,9 @@ def participant_list(
             site=person.site,
             status=person.status,
             randomised_on=person.randomised_on,
-            next_visit=_next_visit(protocol, visits[person.id], today),
+            next_visit=_next_visit(protocol, visits[person.id], today, held),
             outstanding=sum(
-                _outstanding(protocol, row, today, recorded) for row in visits[person.id]
+                _outstanding(protocol, row, today, recorded, held) for row in visits[person.id]
             ),
         )
         for person in people
@@ -271,24 +280,33 @@ def _filtered(query: Any, site_id: int | None, text: str | None, status: str | N
     return query
 
 
-def _due_for_data(row: Any, today: date, done: bool) -> bool:
-    """Whether a visit is due for data on ``today`` (module docstring): opened or done, and not
-    stopped by the participant leaving the study before it was done."""
+def _due_for_data(
+    protocol: Protocol, row: Any, today: date, done: bool, held: dict[int, int]
+) -> bool:
+    """Whether a visit is due for data on ``today`` (module docstring): opened or done, not
+    stopped by the participant leaving the study before it was done, and not a clinic
+    reassessment still waiting for its session (``held``: :func:`schedule.sessions_held`)."""
     stopped = (
         not done and row.left_on is not None and row.left_on <= today and row.closes >= row.left_on
     )
-    return (done or row.opens <= today) and not stopped
+    after = protocol.visit(row.code).after_session
+    waiting = awaits_session(after, held.get(row.participant_id, 0), done)
+    return (done or row.opens <= today) and not stopped and not waiting
 
 
-def _outstanding(protocol: Protocol, row: Any, today: date, recorded: set[tuple[int, str]]) -> int:
+def _outstanding(
+    protocol: Protocol, row: Any, today: date, recorded: set[tuple[int, str]], held: dict[int, int]
+) -> int:
     measures = protocol.visit(row.code).measures
     done = row.done_on is not None and row.done_on <= today
-    if not measures or not _due_for_data(row, today, done):
+    if not measures or not _due_for_data(protocol, row, today, done, held):
         return 0
     return sum(1 for m in measures if (row.id, m) not in recorded)
 
 
-def _next_visit(protocol: Protocol, rows: list[Any], today: date) -> NextVisit | None:
+def _next_visit(
+    protocol: Protocol, rows: list[Any], today: date, held: dict[int, int]
+) -> NextVisit | None:
     for row in rows:
         if row.left_on is not None and row.left_on <= today:
             return None
@@ -296,6 +314,10 @@ def _next_visit(protocol: Protocol, rows: list[Any], today: date) -> NextVisit |
         visit = PlannedVisit(row.code, spec.name, spec.kind, row.planned, row.opens, row.closes)
         done = row.done_on if row.done_on is not None and row.done_on <= today else None
         status = visit_status(visit, today, done)
+        if awaits_session(spec.after_session, held.get(row.participant_id, 0), done is not None):
+            if today > visit.closes:
+                continue  # its session never came: not needed
+            status = VisitStatus.UPCOMING
         if status in (VisitStatus.UPCOMING, VisitStatus.OPEN, VisitStatus.LATE):
             return NextVisit(row.code, spec.name, row.planned, status.value)
     return None

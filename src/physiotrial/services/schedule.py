@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from physiotrial.core.protocol import Protocol, VisitKind
-from physiotrial.core.schedule import PlannedVisit, VisitStatus, visit_status
+from physiotrial.core.schedule import PlannedVisit, VisitStatus, awaits_session, visit_status
 from physiotrial.errors import (
     AnswerError,
     ConflictError,
@@ -120,9 +120,10 @@ def participant_visits(
         mine = (r.c.participant_id == person["id"]) & r.c.current.is_(True)
         recorded = set(connection.execute(select(r.c.visit_id, r.c.measure).where(mine)).all())
         left = departure(connection, person["id"])
+        held = sessions_held(connection, protocol, day).get(person["id"], 0)
     views: list[VisitView] = []
     for row in rows:
-        visit, done, status, stopped = _standing(protocol, row, day, left)
+        visit, done, status, stopped = _standing(protocol, row, day, left, held)
         measures = protocol.visit(row.code).measures
         got = tuple(m for m in measures if (row.id, m) in recorded)
         views.append(
@@ -164,10 +165,11 @@ def due_visits(
         if site_id is not None:
             query = query.where(p.c.site_id == site_id)
         rows = connection.execute(query).all()
+        held = sessions_held(connection, protocol, day)
     due: list[DueVisit] = []
     for row in rows:
         gone = row.kind is not None and row.occurred_on <= day
-        visit, _, status, _ = _standing(protocol, row, day, None)
+        visit, _, status, _ = _standing(protocol, row, day, None, held.get(row.participant_id, 0))
         if not gone and status in DUE_STATUSES:
             days_left = (visit.closes - day).days
             where = {"site": row.site, "study_code": row.study_code}
@@ -256,10 +258,13 @@ def mark_treatment_visit(
 
 
 def _standing(
-    protocol: Protocol, row: Any, today: date, left: Any
+    protocol: Protocol, row: Any, today: date, left: Any, held: int = 0
 ) -> tuple[PlannedVisit, date | None, VisitStatus, bool]:
     """A stored visit as core's PlannedVisit, the date done as of ``today``, its status on
-    ``today``, and whether leaving the study (``left``: kind, occurred_on) stopped it."""
+    ``today``, and whether it is stopped: by leaving the study (``left``: kind, occurred_on), or,
+    for a clinic reassessment still waiting for its session (``held`` delivered so far,
+    :func:`core.schedule.awaits_session`), by its window closing first. A waiting one is
+    upcoming until then: it is not due."""
     spec = protocol.visit(row.code)
     visit = PlannedVisit(row.code, spec.name, spec.kind, row.planned, row.opens, row.closes)
     done = row.done_on if row.done_on is not None and row.done_on <= today else None
@@ -269,7 +274,28 @@ def _standing(
         and left.occurred_on <= today
         and visit.closes >= left.occurred_on
     )
+    if awaits_session(spec.after_session, held, done is not None):
+        return visit, done, VisitStatus.UPCOMING, stopped or today > visit.closes
     return visit, done, visit_status(visit, today, done), stopped
+
+
+def sessions_held(connection: Connection, protocol: Protocol, today: date) -> dict[int, int]:
+    """Participant id → delivered sessions of a clinic's counted component up to ``today``
+    (empty for a trial, whose visits wait for no session)."""
+    if protocol.care is None:
+        return {}
+    s = schema.sessions
+    query = (
+        select(s.c.participant_id, func.count())
+        .where(
+            s.c.plan == protocol.care.counted,
+            s.c.delivered.is_(True),
+            s.c.current.is_(True),
+            s.c.held_on <= today,
+        )
+        .group_by(s.c.participant_id)
+    )
+    return {int(pid): int(n) for pid, n in connection.execute(query).all()}
 
 
 def _dates(visit: PlannedVisit) -> dict[str, Any]:
