@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from physiotrial.services.access import set_password
 from physiotrial.services.protocols import load_protocol
+from physiotrial.services.schedule import withdraw
 from physiotrial.services.study import init_study
 from physiotrial.simulate.clinic import simulate_clinic
 from physiotrial.store.store import Store
@@ -146,6 +147,14 @@ def test_the_progress_page(clinic: Clinic, code: str, expected: list[str]) -> No
     assert not ARM_WORDS.search(page)
     assert "randomised" not in page.lower()
     assert "allocation" not in page.lower()
+
+
+def test_a_patient_who_stopped_care_is_shown_as_stopped(clinic: Clinic) -> None:
+    code = clinic.codes[5]  # CLN-006: two sessions, then lost
+    withdraw(clinic.store, "coord", code, "lost_to_follow_up", NOW.date(), "moved away", NOW.date())
+    page = clinic.as_user("therapist").get(f"/clinic/patients/{code}").text
+    assert "<strong>stopped (lost to follow up)</strong>" in page
+    assert "in care ·" not in page
 
 
 @pytest.mark.parametrize(

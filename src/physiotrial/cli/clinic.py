@@ -32,7 +32,7 @@ def progress_command(
     with study_store(study, database) as store:
         view = clinic.patient_progress(store, actor, study_code)
     p = view.progress
-    lines = [f"{view.study_code}: {view.title} ({view.status})"]
+    lines = [f"{view.study_code}: {view.title} ({clinic.status_word(view.status)})"]
     lines += [f"  ! {flag.message}" for flag in p.flags]
     for course in p.courses:
         mcid = f"MCID {course.mcid:g}" if course.mcid is not None else "no MCID"
@@ -73,7 +73,8 @@ def caseload_command(
     with study_store(study, database) as store:
         lines = clinic.caseload(store, actor)
     text = "\n".join(
-        f"{line.study_code}  {line.site}  {line.status:<10} sessions {line.sessions}/{line.planned}"
+        f"{line.study_code}  {line.site}  {clinic.status_word(line.status):<10} "
+        f"sessions {line.sessions}/{line.planned}"
         + "".join(f"\n    ! {flag.message}" for flag in line.flags)
         for line in lines
     )

@@ -48,6 +48,7 @@ from physiotrial.core.protocol import Protocol
 from physiotrial.errors import ConflictError
 from physiotrial.services.analysis import study_frames
 from physiotrial.services.context import Actor, acting, require
+from physiotrial.services.randomisation import RANDOMISED
 from physiotrial.services.recruitment import site_scope
 from physiotrial.services.schedule import DEPARTURES, person_for
 from physiotrial.services.study import study_protocol
@@ -91,8 +92,10 @@ class CaseloadLine:
     flags: tuple[Flag, ...]
 
 
-CLINIC_STATUS = {"randomised": "in care", "withdrawn": "stopped", "lost_to_follow_up": "lost"}
-"""A clinic's words for the participant statuses the trial services store."""
+def status_word(status: str) -> str:
+    """A stored participant status as a clinic says it: the trial's "randomised" is "in care"
+    (care started through ``randomise`` with method none); others with spaces for underscores."""
+    return "in care" if status == RANDOMISED else status.replace("_", " ")
 
 
 def _clinic(connection: Connection) -> Protocol:
@@ -171,7 +174,7 @@ def patient_progress(store: Store, actor: str, study_code: str) -> PatientView:
         title=protocol.study.title,
         condition=protocol.study.condition,
         joint=care.joint,
-        status=CLINIC_STATUS.get(str(person["status"]), str(person["status"])),
+        status=str(person["status"]),
         progress=progress_of(frames, protocol, study_code, log),
         adverse_events=events,
         components={c.code: c.name for c in care.components},

@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from physiotrial.errors import PhysiotrialError
-from physiotrial.services.clinic import study_is_clinic
+from physiotrial.services.clinic import status_word, study_is_clinic
 from physiotrial.services.context import PERMISSIONS
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +50,11 @@ def is_clinic(request: Request) -> bool:
     return bool(known)
 
 
+def _spaced(status: str) -> str:
+    """A stored participant status in words, as a trial says it."""
+    return status.replace("_", " ")
+
+
 def render(
     request: Request, name: str, context: Mapping[str, Any] | None = None, *, status: int = 200
 ) -> Response:
@@ -62,10 +67,12 @@ def render(
         services refuse the action itself)."""
         return actor is not None and actor.role in PERMISSIONS[action]
 
+    clinic = actor is not None and is_clinic(request)
     values = {
         "actor": actor,
         "may": may,
-        "is_clinic": actor is not None and is_clinic(request),
+        "is_clinic": clinic,
+        "status_word": status_word if clinic else _spaced,
         "csrf_token": token,
         "csrf_field": lambda: hidden,
         **(context or {}),

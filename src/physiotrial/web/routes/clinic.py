@@ -41,6 +41,7 @@ from physiotrial.services.clinic_evidence import (
     sessions_to_response_curves,
 )
 from physiotrial.services.progress import completeness, visits_to_act_on
+from physiotrial.services.schedule import DEPARTURES
 from physiotrial.web import clinic_words as words
 from physiotrial.web.charts import exercise_chart, forest_chart, km_chart, outcome_chart
 from physiotrial.web.csrf import HTML_ROUTER_DEPENDENCIES
@@ -134,7 +135,7 @@ def _patient_context(
         "today": state.today(),
         "words": words,
         "flag_words": FLAG_WORDS,
-        "stopped": view.status in ("withdrawn", "lost_to_follow_up"),
+        "stopped": view.status in DEPARTURES,
     }
 
 
