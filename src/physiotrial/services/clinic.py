@@ -210,6 +210,12 @@ def caseload(store: Store, actor: str) -> tuple[CaseloadLine, ...]:
         protocol = _clinic(connection)
         frames = _frames(connection, who, protocol)
         log = _home_log(connection)
+    return _caseload(frames, protocol, log)
+
+
+def _caseload(
+    frames: TrialFrames, protocol: Protocol, log: pd.DataFrame
+) -> tuple[CaseloadLine, ...]:
     care = care_of(protocol)
     lines = []
     for row in frames.participants.itertuples():
@@ -343,11 +349,15 @@ def clinic_plan(store: Store, actor: str) -> ClinicPlan:
 
 
 def clinic_overview(store: Store, actor: str, today: date) -> ClinicOverview:
-    """:func:`caseload` with each patient's standing on ``today`` (see :data:`IN_CARE`)."""
-    lines = caseload(store, actor)
+    """:func:`caseload` with each patient's standing on ``today`` (see :data:`IN_CARE`), from
+    one read of the study."""
     with store.read() as connection:
         who = acting(connection, actor)
-        visits = _frames(connection, who, _clinic(connection)).visits
+        require(who, "follow progress")
+        protocol = _clinic(connection)
+        frames = _frames(connection, who, protocol)
+        log = _home_log(connection)
+    lines, visits = _caseload(frames, protocol, log), frames.visits
     standing = {}
     for line in lines:
         if line.status in DEPARTURES:
